@@ -1,0 +1,38 @@
+"""Feed health: one event per poll of a source."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from schemas.envelope import Payload
+
+SOURCE_POLLED = "tocsin.source.polled.v1"
+
+
+class PollStatus(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+class SourcePolled(Payload):
+    """The outcome of one poll. The HTTP validators ride along so a restart keeps conditional GET."""
+
+    event_type = SOURCE_POLLED
+
+    source_id: str
+    url: str
+    polled_at: AwareDatetime
+    status: PollStatus
+    http_status: int | None = None
+    latency_ms: float = Field(ge=0)
+    bytes: int = Field(default=0, ge=0)
+    items_seen: int = Field(default=0, ge=0)
+    new_articles: int = Field(default=0, ge=0)
+    etag: str | None = None
+    last_modified: str | None = None
+    error_class: str | None = None
+    error_message: str | None = None
