@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Part, Payload
 
-ALERT_RAISED = "tocsin.alert.raised.v1"
-ALERT_DELIVERED = "tocsin.alert.delivered.v1"
-ALERT_DELIVERY_FAILED = "tocsin.alert.delivery_failed.v1"
+ALERT_RAISED: Final = "tocsin.alert.raised.v1"
+ALERT_DELIVERED: Final = "tocsin.alert.delivered.v1"
+ALERT_DELIVERY_FAILED: Final = "tocsin.alert.delivery_failed.v1"
 
 
 class Severity(StrEnum):
@@ -57,7 +58,9 @@ class AlertRaised(Payload):
     labels: dict[str, str] = Field(default_factory=dict)
     title: str
     description: str = ""
-    key: str = Field(description="the grouping key: the article id, or the window key of a windowed rule")
+    key: str = Field(
+        description="the grouping key: the article id, or the window key of a windowed rule"
+    )
     articles: tuple[AlertArticle, ...] = Field(min_length=1)
     evidence: tuple[Evidence, ...] = ()
     first_seen: AwareDatetime

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Part, Payload
 
-ARTICLE_PUBLISHED = "tocsin.article.published.v1"
-ARTICLE_ENRICHED = "tocsin.article.enriched.v1"
+ARTICLE_PUBLISHED: Final = "tocsin.article.published.v1"
+ARTICLE_ENRICHED: Final = "tocsin.article.enriched.v1"
 
 
 class ArticlePublished(Payload):
@@ -23,20 +23,26 @@ class ArticlePublished(Payload):
     event_type = ARTICLE_PUBLISHED
 
     article_id: str = Field(min_length=1)
-    url: str | None = Field(default=None, description="canonical URL: tracking parameters and fragment removed")
+    url: str | None = Field(
+        default=None, description="canonical URL: tracking parameters and fragment removed"
+    )
     guid: str | None = None
     title: str = ""
     summary: str = ""
     text: str = Field(default="", description="main text, HTML reduced to plain text")
     authors: tuple[str, ...] = ()
-    published_at: AwareDatetime = Field(description="UTC; the fetch time when the source gave none or a future one")
+    published_at: AwareDatetime = Field(
+        description="UTC; the fetch time when the source gave none or a future one"
+    )
     published_at_inferred: bool = Field(
         default=False, description="true when published_at is the fetch time, not the source's date"
     )
     fetched_at: AwareDatetime
     source_id: str = Field(min_length=1)
     source_labels: dict[str, str] = Field(default_factory=dict)
-    language_hint: str | None = Field(default=None, description="the feed's or the source's declared language")
+    language_hint: str | None = Field(
+        default=None, description="the feed's or the source's declared language"
+    )
     content_hash: str = Field(min_length=1)
     is_update: bool = False
 
@@ -66,7 +72,9 @@ class MentionedEntity(Part):
     id: str
     kind: Literal["country", "place", "organisation", "person"]
     name: str
-    countries: tuple[str, ...] = Field(default=(), description="ISO 3166-1 alpha-2 codes the entity belongs to")
+    countries: tuple[str, ...] = Field(
+        default=(), description="ISO 3166-1 alpha-2 codes the entity belongs to"
+    )
     mentions: tuple[EntityMention, ...] = ()
 
 
@@ -86,9 +94,13 @@ class ArticleEnriched(Payload):
 
     article: ArticlePublished
     enricher_version: str = Field(min_length=1)
-    analysed_text: str = Field(default="", description="the text offsets refer to: title, blank line, summary or text")
+    analysed_text: str = Field(
+        default="", description="the text offsets refer to: title, blank line, summary or text"
+    )
     language: LanguageGuess
     sentences: tuple[SentenceSpan, ...] = ()
     entities: tuple[MentionedEntity, ...] = ()
-    countries: tuple[str, ...] = Field(default=(), description="countries named, or reached through a place or person")
+    countries: tuple[str, ...] = Field(
+        default=(), description="countries named, or reached through a place or person"
+    )
     tags: tuple[TagHit, ...] = ()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Payload
 
-DEADLETTER = "tocsin.deadletter.v1"
+DEADLETTER: Final = "tocsin.deadletter.v1"
 
 
 class DeadLetter(Payload):
@@ -20,5 +22,7 @@ class DeadLetter(Payload):
     reason: str
     key_b64: str | None = None
     value_b64: str = Field(description="the original value, base64")
-    headers: dict[str, str] = Field(default_factory=dict, description="original headers, values base64")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="original headers, values base64"
+    )
     failed_at: AwareDatetime

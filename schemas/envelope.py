@@ -41,8 +41,12 @@ class CloudEvent(BaseModel):
     time: AwareDatetime
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
-    correlationid: str | None = Field(default=None, description="id of the event that began this chain")
-    causationid: str | None = Field(default=None, description="id of the event that caused this one")
+    correlationid: str | None = Field(
+        default=None, description="id of the event that began this chain"
+    )
+    causationid: str | None = Field(
+        default=None, description="id of the event that caused this one"
+    )
     data: Any
 
     @model_validator(mode="after")

@@ -14,10 +14,33 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 #: Query parameters that identify a campaign or a click, not the article.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
-        "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "cmpid", "ocid", "smid",
-        "ito", "at_medium", "at_campaign", "at_link_origin", "at_ptr_name", "at_link_id",
-        "rss", "cid", "s_cid",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref",
+        "ref_src",
+        "cmpid",
+        "ocid",
+        "smid",
+        "ito",
+        "at_medium",
+        "at_campaign",
+        "at_link_origin",
+        "at_ptr_name",
+        "at_link_id",
+        "rss",
+        "cid",
+        "s_cid",
     }
 )
 _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_")
@@ -55,7 +78,9 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()[:32]
 
 
-def article_id(*, url: str | None = None, guid: str | None = None, source_id: str | None = None) -> str:
+def article_id(
+    *, url: str | None = None, guid: str | None = None, source_id: str | None = None
+) -> str:
     """From the canonical URL; else from the feed's guid, scoped to its source (guids are not global)."""
     if url:
         return "art_" + _digest("url", canonical_url(url))

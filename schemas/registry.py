@@ -124,6 +124,7 @@ def new_event(
     """Wrap a payload in its envelope. ``id`` must be deterministic (see ``schemas.ids``)."""
     cls = _BY_PAYLOAD[type(payload)]
     return cls(
+        type=payload.event_type,
         id=id,
         source=source,
         subject=subject,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Part, Payload
 
-RULESET_ACTIVATED = "tocsin.ruleset.activated.v1"
+RULESET_ACTIVATED: Final = "tocsin.ruleset.activated.v1"
 
 
 class RuleRef(Part):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Payload
 
-SOURCE_POLLED = "tocsin.source.polled.v1"
+SOURCE_POLLED: Final = "tocsin.source.polled.v1"
 
 
 class PollStatus(StrEnum):

@@ -76,8 +76,14 @@ class NewTopic:
     def __post_init__(self) -> None:
         if self.partitions < 1:
             raise ValueError(f"topic {self.name!r} needs at least one partition")
-        if not self.name or len(self.name) > 249 or not all(c.isalnum() or c in "._-" for c in self.name):
-            raise ValueError(f"invalid topic name {self.name!r}: use letters, digits, '.', '_' and '-'")
+        if (
+            not self.name
+            or len(self.name) > 249
+            or not all(c.isalnum() or c in "._-" for c in self.name)
+        ):
+            raise ValueError(
+                f"invalid topic name {self.name!r}: use letters, digits, '.', '_' and '-'"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +231,10 @@ class Consumer(ABC):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -293,6 +302,9 @@ class EventLog(ABC):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -12,7 +12,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def merged_options(url: str, kwargs: Mapping[str, object], known: Mapping[str, type]) -> dict[str, Any]:
+def merged_options(
+    url: str, kwargs: Mapping[str, object], known: Mapping[str, type]
+) -> dict[str, Any]:
     """Query-string options overridden by keyword ones, each converted to its declared type.
 
     Unknown names are refused with the list of known ones: a typo must not pass silently.

@@ -158,7 +158,9 @@ def _translate(exc: sqlite3.Error, where: str) -> EventLogError:
     if "full" in text:
         return RetryableError(f"{where}: the disk is full ({exc})")
     if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return FatalError(f"{where}: cannot write the database ({exc}); check the path and permissions")
+        return FatalError(
+            f"{where}: cannot write the database ({exc}); check the path and permissions"
+        )
     if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
         return FatalError(f"{where}: the file is not a Tocsin SQLite log or is damaged ({exc})")
     return EventLogError(f"{where}: {exc}")
@@ -232,11 +234,15 @@ class _Topic:
 
 
 class SqliteLog(EventLog):
-    def __init__(self, url: str, *, path: str | None, memory_name: str | None, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self, url: str, *, path: str | None, memory_name: str | None, options: Mapping[str, Any]
+    ) -> None:
         self.url = url
         self._options = {**_DEFAULTS, **options}
         self._path = path
-        self._memory_target = f"file:tocsin-{memory_name}?mode=memory&cache=shared" if memory_name else None
+        self._memory_target = (
+            f"file:tocsin-{memory_name}?mode=memory&cache=shared" if memory_name else None
+        )
         self._topics: dict[str, _Topic] = {}
         self._keyless = KeylessPartitioner()
         self._closed = False
@@ -245,7 +251,9 @@ class SqliteLog(EventLog):
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise FatalError(f"{label}: cannot create the data folder {Path(path).parent}: {exc.strerror}") from exc
+                raise FatalError(
+                    f"{label}: cannot create the data folder {Path(path).parent}: {exc.strerror}"
+                ) from exc
         # An in-memory database lives while one connection to it is open: this one.
         self._db = self._connect(label)
         try:
@@ -253,7 +261,10 @@ class SqliteLog(EventLog):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?)",
+                    (SCHEMA_VERSION,),
+                )
         except sqlite3.Error as exc:
             raise _translate(exc, label) from exc
 
@@ -285,7 +296,9 @@ class SqliteLog(EventLog):
                     "SELECT tp_id FROM partitions WHERE topic = ? ORDER BY partition", (name,)
                 ).fetchall()
             if not rows:
-                raise UnknownTopicError(f"unknown topic {name!r} on {self._db.label}: create it first")
+                raise UnknownTopicError(
+                    f"unknown topic {name!r} on {self._db.label}: create it first"
+                )
             found = self._topics[name] = _Topic(name, [r[0] for r in rows])
         return found
 
@@ -298,12 +311,18 @@ class SqliteLog(EventLog):
     def append_in(self, conn: sqlite3.Connection, messages: Sequence[Message]) -> list[Position]:
         """Append inside the caller's write transaction (so a commit can share it)."""
         now = _now_ms()
-        heads: dict[int, list[int]] = {}  # tp_id -> [next offset, max ts, first offset of this batch]
+        heads: dict[
+            int, list[int]
+        ] = {}  # tp_id -> [next offset, max ts, first offset of this batch]
         rows: list[tuple[int, int, bytes | None, str | None, bytes]] = []
         positions: list[Position] = []
         for m in messages:
             topic = self.topic(m.topic)
-            p = partition_for_key(m.key, topic.partitions) if m.key is not None else self._keyless(topic.partitions)
+            p = (
+                partition_for_key(m.key, topic.partitions)
+                if m.key is not None
+                else self._keyless(topic.partitions)
+            )
             tp_id = topic.tp_ids[p]
             head = heads.get(tp_id)
             if head is None:
@@ -314,11 +333,14 @@ class SqliteLog(EventLog):
             offset = head[0]
             head[0] = offset + 1
             ts = now if m.timestamp_ms is None else m.timestamp_ms
-            if ts > head[1]:
-                head[1] = ts
-            rows.append(((tp_id << OFFSET_BITS) | offset, ts, m.key, _encode_headers(m.headers), m.value))
+            head[1] = max(head[1], ts)
+            rows.append(
+                ((tp_id << OFFSET_BITS) | offset, ts, m.key, _encode_headers(m.headers), m.value)
+            )
             positions.append(Position(m.topic, p, offset))
-        conn.executemany("INSERT INTO records (pos, ts, key, headers, value) VALUES (?, ?, ?, ?, ?)", rows)
+        conn.executemany(
+            "INSERT INTO records (pos, ts, key, headers, value) VALUES (?, ?, ?, ?, ?)", rows
+        )
         conn.executemany(
             "UPDATE partitions SET next_offset = ?, max_ts = ? WHERE tp_id = ?",
             [(h[0], h[1], tp_id) for tp_id, h in heads.items()],
@@ -351,7 +373,9 @@ class SqliteLog(EventLog):
 
     def list_topics(self) -> dict[str, int]:
         with self._db.read() as conn:
-            return dict(conn.execute("SELECT name, partitions FROM topics ORDER BY name").fetchall())
+            return dict(
+                conn.execute("SELECT name, partitions FROM topics ORDER BY name").fetchall()
+            )
 
     def append(self, messages: Sequence[Message]) -> list[Position]:
         if not messages:
@@ -361,7 +385,9 @@ class SqliteLog(EventLog):
         with self._db.write() as conn:
             return self.append_in(conn, messages)
 
-    def consumer(self, topics: Sequence[str], *, group: str | None, reset: Reset = "earliest") -> Consumer:
+    def consumer(
+        self, topics: Sequence[str], *, group: str | None, reset: Reset = "earliest"
+    ) -> Consumer:
         if reset not in ("earliest", "latest"):
             raise ValueError(f"reset must be 'earliest' or 'latest', not {reset!r}")
         return SqliteConsumer(self, self._new_connection(), list(topics), group=group, reset=reset)
@@ -372,9 +398,7 @@ class SqliteLog(EventLog):
             self.topic(name)
         with self._db.read() as conn:
             rows = conn.execute("SELECT topic, partition, next_offset FROM partitions").fetchall()
-        return {
-            TopicPartition(t, p): n for t, p, n in rows if names is None or t in names
-        }
+        return {TopicPartition(t, p): n for t, p, n in rows if names is None or t in names}
 
     def committed(self, group: str) -> dict[TopicPartition, int]:
         with self._db.read() as conn:
@@ -443,7 +467,9 @@ class SqliteConsumer(Consumer):
             log.topic(name)  # unknown topics fail here, not at the first poll
         if group is None:
             self._owned = frozenset(
-                TopicPartition(name, p) for name in topics for p in range(log.topic(name).partitions)
+                TopicPartition(name, p)
+                for name in topics
+                for p in range(log.topic(name).partitions)
             )
             ends = log.end_offsets(topics) if reset == "latest" else {}
             self._positions = {tp: ends.get(tp, 0) for tp in self._owned}
@@ -473,7 +499,8 @@ class SqliteConsumer(Consumer):
                 (grp, self._member, json.dumps(sorted(self._topics)), now),
             )
             conn.execute(
-                "DELETE FROM group_members WHERE grp = ? AND heartbeat_ms < ?", (grp, now - self._session_ms)
+                "DELETE FROM group_members WHERE grp = ? AND heartbeat_ms < ?",
+                (grp, now - self._session_ms),
             )
             conn.execute(
                 "DELETE FROM partition_owners WHERE grp = ? AND member NOT IN "
@@ -482,7 +509,9 @@ class SqliteConsumer(Consumer):
             )
             members = {
                 m: frozenset(json.loads(t))
-                for m, t in conn.execute("SELECT member, topics FROM group_members WHERE grp = ?", (grp,))
+                for m, t in conn.execute(
+                    "SELECT member, topics FROM group_members WHERE grp = ?", (grp,)
+                )
             }
             counts: dict[str, int] = {}
             for name in set().union(*members.values()):
@@ -491,7 +520,9 @@ class SqliteConsumer(Consumer):
                 except UnknownTopicError:
                     continue  # another member's topic that this process cannot see: not ours to assign
             mine = range_assign(members, counts)[self._member]
-            owners = dict(conn.execute("SELECT tp_id, member FROM partition_owners WHERE grp = ?", (grp,)))
+            owners = dict(
+                conn.execute("SELECT tp_id, member FROM partition_owners WHERE grp = ?", (grp,))
+            )
             keep: set[TopicPartition] = set()
             for tp in self._owned | {tp for tp in mine}:
                 tp_id = self._log.tp_id(tp)
@@ -504,7 +535,9 @@ class SqliteConsumer(Consumer):
                         )
                     keep.add(tp)
                 elif owner == self._member:
-                    conn.execute("DELETE FROM partition_owners WHERE grp = ? AND tp_id = ?", (grp, tp_id))
+                    conn.execute(
+                        "DELETE FROM partition_owners WHERE grp = ? AND tp_id = ?", (grp, tp_id)
+                    )
             gained = keep - self._owned
             committed = self._committed_in(conn, gained)
         if gained and self._reset == "latest":
@@ -517,7 +550,9 @@ class SqliteConsumer(Consumer):
             self._positions[tp] = committed.get(tp, ends.get(tp, 0))
         self._owned = frozenset(keep)
 
-    def _committed_in(self, conn: sqlite3.Connection, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+    def _committed_in(
+        self, conn: sqlite3.Connection, tps: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]:
         out: dict[TopicPartition, int] = {}
         for tp in tps:
             row = conn.execute(
@@ -561,13 +596,25 @@ class SqliteConsumer(Consumer):
                 rows = conn.execute(
                     "SELECT pos, ts, key, headers, value FROM records WHERE pos >= ? AND pos < ? "
                     "ORDER BY pos LIMIT ?",
-                    ((tp_id << OFFSET_BITS) | self._positions[tp], (tp_id + 1) << OFFSET_BITS, budget),
+                    (
+                        (tp_id << OFFSET_BITS) | self._positions[tp],
+                        (tp_id + 1) << OFFSET_BITS,
+                        budget,
+                    ),
                 ).fetchall()
                 if not rows:
                     continue
                 topic, partition = tp
                 out.extend(
-                    Record(topic, partition, pos & OFFSET_MASK, ts, key, value, _decode_headers(headers))
+                    Record(
+                        topic,
+                        partition,
+                        pos & OFFSET_MASK,
+                        ts,
+                        key,
+                        value,
+                        _decode_headers(headers),
+                    )
                     for pos, ts, key, headers, value in rows
                 )
                 self._positions[tp] = (rows[-1][0] & OFFSET_MASK) + 1
@@ -608,7 +655,8 @@ class SqliteConsumer(Consumer):
                 owned = {
                     r[0]
                     for r in conn.execute(
-                        "SELECT tp_id FROM partition_owners WHERE grp = ? AND member = ?", (self.group, self._member)
+                        "SELECT tp_id FROM partition_owners WHERE grp = ? AND member = ?",
+                        (self.group, self._member),
                     )
                 }
                 lost = [tp for tp in to_commit if self._log.tp_id(tp) not in owned]
@@ -646,9 +694,13 @@ class SqliteConsumer(Consumer):
         try:
             if self.group is not None:
                 with self._db.write() as conn:
-                    conn.execute("DELETE FROM group_members WHERE grp = ? AND member = ?", (self.group, self._member))
                     conn.execute(
-                        "DELETE FROM partition_owners WHERE grp = ? AND member = ?", (self.group, self._member)
+                        "DELETE FROM group_members WHERE grp = ? AND member = ?",
+                        (self.group, self._member),
+                    )
+                    conn.execute(
+                        "DELETE FROM partition_owners WHERE grp = ? AND member = ?",
+                        (self.group, self._member),
                     )
         finally:
             self._closed = True
@@ -659,7 +711,9 @@ class SqliteConsumer(Consumer):
 def _path_from_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise FatalError(f"sqlite URL {url!r} names a host; use sqlite:///relative/path or sqlite:////abs/path")
+        raise FatalError(
+            f"sqlite URL {url!r} names a host; use sqlite:///relative/path or sqlite:////abs/path"
+        )
     path = unquote(parts.path)
     if path.startswith("/"):
         path = path[1:]  # sqlite:///data/x.db is relative, sqlite:////abs/x.db absolute
@@ -669,7 +723,12 @@ def _path_from_url(url: str) -> str:
 
 
 def open_sqlite(url: str, **options: object) -> SqliteLog:
-    return SqliteLog(url, path=_path_from_url(url), memory_name=None, options=merged_options(url, options, _OPTIONS))
+    return SqliteLog(
+        url,
+        path=_path_from_url(url),
+        memory_name=None,
+        options=merged_options(url, options, _OPTIONS),
+    )
 
 
 _anonymous = itertools.count()
@@ -678,4 +737,6 @@ _anonymous = itertools.count()
 def open_memory(url: str, **options: object) -> SqliteLog:
     """``memory://name`` is shared by every log opened with that name while one stays open."""
     name = urlsplit(url).netloc or f"anon{os.getpid()}x{next(_anonymous)}x{uuid.uuid4().hex[:6]}"
-    return SqliteLog(url, path=None, memory_name=name, options=merged_options(url, options, _OPTIONS))
+    return SqliteLog(
+        url, path=None, memory_name=name, options=merged_options(url, options, _OPTIONS)
+    )

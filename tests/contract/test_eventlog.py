@@ -46,7 +46,9 @@ def test_positions_and_partitioning(log: EventLog, make_topic) -> None:
     per_partition: dict[int, list[int]] = defaultdict(list)
     for key, pos in zip(keys, positions, strict=True):
         assert pos.topic == name
-        assert pos.partition == partition_for_key(key, 3), "murmur2 partitioning, as Kafka's default"
+        assert pos.partition == partition_for_key(key, 3), (
+            "murmur2 partitioning, as Kafka's default"
+        )
         per_partition[pos.partition].append(pos.offset)
     for offsets in per_partition.values():
         assert offsets == list(range(len(offsets))), "offsets start at 0 and grow by one"
@@ -55,17 +57,30 @@ def test_positions_and_partitioning(log: EventLog, make_topic) -> None:
 def test_records_round_trip(log: EventLog, make_topic) -> None:
     name = make_topic(partitions=1)
     headers = (("ce_type", b"tocsin.test.v1"), ("bin", bytes(range(256))))
-    log.append([Message(name, b"\x00value\xff", key=b"k1", headers=headers, timestamp_ms=1_700_000_000_123)])
+    log.append(
+        [
+            Message(
+                name, b"\x00value\xff", key=b"k1", headers=headers, timestamp_ms=1_700_000_000_123
+            )
+        ]
+    )
     log.append([Message(name, b"no key")])
     with log.consumer([name], group=None) as c:
         got = drain(c, 2)
     assert len(got) == 2
     first, second = got
-    assert (first.offset, first.key, first.value, first.timestamp_ms) == (0, b"k1", b"\x00value\xff", 1_700_000_000_123)
+    assert (first.offset, first.key, first.value, first.timestamp_ms) == (
+        0,
+        b"k1",
+        b"\x00value\xff",
+        1_700_000_000_123,
+    )
     assert first.headers == headers
     assert first.header("ce_type") == b"tocsin.test.v1"
     assert second.key is None and second.value == b"no key" and second.offset == 1
-    assert abs(second.timestamp_ms - time.time() * 1000) < 60_000, "no timestamp given: the append time"
+    assert abs(second.timestamp_ms - time.time() * 1000) < 60_000, (
+        "no timestamp given: the append time"
+    )
 
 
 def test_order_is_kept_per_key(log: EventLog, make_topic) -> None:
@@ -132,7 +147,9 @@ def test_reset_latest_skips_history(log: EventLog, make_topic, group: str) -> No
     assert [(r.offset, r.value) for r in got] == [(3, b"new")]
 
 
-def test_two_members_split_the_partitions_and_one_takes_over(log: EventLog, make_topic, group: str) -> None:
+def test_two_members_split_the_partitions_and_one_takes_over(
+    log: EventLog, make_topic, group: str
+) -> None:
     name = make_topic(partitions=4)
     everything = {TopicPartition(name, p) for p in range(4)}
     a = log.consumer([name], group=group)
@@ -140,9 +157,11 @@ def test_two_members_split_the_partitions_and_one_takes_over(log: EventLog, make
     try:
         early = settle(
             [a, b],
-            lambda: a.assignment() | b.assignment() == everything
-            and not a.assignment() & b.assignment()
-            and len(a.assignment()) == 2,
+            lambda: (
+                a.assignment() | b.assignment() == everything
+                and not a.assignment() & b.assignment()
+                and len(a.assignment()) == 2
+            ),
         )
         assert early == {0: [], 1: []}
         log.append([Message(name, b"%d" % i, key=b"key-%d" % i) for i in range(100)])
@@ -161,9 +180,9 @@ def test_two_members_split_the_partitions_and_one_takes_over(log: EventLog, make
         replayed = settle([b], lambda: b.assignment() == everything)[0]
         log.append([Message(name, b"after", key=b"key-%d" % i) for i in range(8)])
         replayed += drain(b, 8 + len(got_a) - len(replayed))
-        assert sorted(r.value for r in replayed) == sorted([r.value for r in got_a] + [b"after"] * 8), (
-            "the survivor reads the new records and what the leaver never committed"
-        )
+        assert sorted(r.value for r in replayed) == sorted(
+            [r.value for r in got_a] + [b"after"] * 8
+        ), "the survivor reads the new records and what the leaver never committed"
     finally:
         b.close()
 
@@ -208,13 +227,17 @@ def test_end_offsets_and_lag(log: EventLog, make_topic, group: str) -> None:
     with log.consumer([name], group=group) as c:
         got = drain(c, 10)
         assert len(got) == 10
-        c.commit({r.tp: r.offset + 1 for r in got if r.offset == 0})  # one record per partition done
+        c.commit(
+            {r.tp: r.offset + 1 for r in got if r.offset == 0}
+        )  # one record per partition done
     lag = log.lag(group, [name])
     assert lag == {tp: n - 1 for tp, n in ends.items()}
     assert group in log.groups()
 
 
-def test_append_and_commit_moves_outputs_and_offsets_together(log: EventLog, make_topic, group: str) -> None:
+def test_append_and_commit_moves_outputs_and_offsets_together(
+    log: EventLog, make_topic, group: str
+) -> None:
     source, sink = make_topic(partitions=1, base="in"), make_topic(partitions=1, base="out")
     log.append([Message(source, b"%d" % i, key=b"k") for i in range(10)])
     with log.consumer([source], group=group) as c:

@@ -1,0 +1,48 @@
+"""The root ``tocsin`` app: sub-commands are registered here, errors are reported here.
+
+Expected failures (bad configuration, an unreachable broker, an unknown topic) print one
+clear line and exit 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from services.cli import log_commands, schema_commands, serve_commands
+from services.eventlog import EventLogError, RetryableError
+from services.runtime.settings import ConfigError
+
+app = typer.Typer(
+    name="tocsin",
+    help="Tocsin: event-sourced monitoring of regional security news.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(log_commands.app, name="log")
+app.add_typer(schema_commands.app, name="schemas")
+app.command("serve")(serve_commands.serve)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("TOCSIN_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
+    except RetryableError as exc:
+        _fail(f"event log unavailable: {exc}")
+    except EventLogError as exc:
+        _fail(f"event log error: {exc}")
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"tocsin: {message}\n")
+    raise SystemExit(2)

@@ -1,0 +1,60 @@
+"""Rendering for list commands: a readable table by default, json / jsonl / csv for scripts.
+
+Values are shown as plain text (rich markup is escaped), since many of them (titles, keys,
+error messages) come from outside.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def render(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    title: str | None = None,
+) -> None:
+    out = sys.stdout
+    if fmt is Format.JSON:
+        out.write(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str) + "\n")
+    elif fmt is Format.JSONL:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    elif fmt is Format.CSV:
+        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _plain(row.get(c)) for c in columns})
+    else:
+        table = Table(title=title, title_justify="left")
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(_plain(row.get(c))) for c in columns))
+        Console(soft_wrap=False).print(table)
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)

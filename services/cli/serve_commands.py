@@ -1,0 +1,46 @@
+"""``tocsin serve NAME``: run one service alone against the configured log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+
+from services.cli.common import ConfigOption, LogOption, event_log, settings
+from services.eventlog.options import redact
+from services.registry import SERVICES, service_factory
+from services.runtime.service import ServiceContext
+from services.runtime.shutdown import install_signal_handlers
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    name: Annotated[
+        str,
+        typer.Argument(help=f"The service to run: {', '.join(sorted(SERVICES)) or 'none yet'}."),
+    ],
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit once there is nothing left to do.")
+    ] = False,
+    config: ConfigOption = None,
+    log_url: LogOption = None,
+) -> None:
+    """Run one service in this process until Ctrl-C / SIGTERM (or until idle)."""
+    if name not in SERVICES:
+        known = ", ".join(sorted(SERVICES)) or "none yet"
+        typer.echo(f"unknown service {name!r}; known: {known}", err=True)
+        raise typer.Exit(2)
+    cfg = settings(config, log_url)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    with event_log(cfg) as elog:
+        service = service_factory(name)(ServiceContext(settings=cfg, log=elog, stop=stop))
+        typer.echo(f"tocsin: {name} running on {redact(cfg.log)} (Ctrl-C to stop)", err=True)
+        if until_idle:
+            service.run_until_idle()
+        else:
+            service.run()
+    typer.echo(f"tocsin: {name} stopped", err=True)

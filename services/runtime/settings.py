@@ -1,0 +1,178 @@
+"""Tocsin's settings: defaults < YAML file < ``TOCSIN_*`` environment < command-line flags.
+
+The YAML file is ``--config FILE``, else ``$TOCSIN_CONFIG``, else ``./tocsin.yaml`` when it
+exists; with no file at all Tocsin runs on the embedded defaults. ``${NAME}`` and
+``${NAME:-default}`` in the file are replaced from the environment, so secrets stay out
+of it. Nested settings use ``__`` in variable names: ``TOCSIN_KAFKA__IDEMPOTENT=false``.
+Settings are read once, at the edge (the CLI), and passed down as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_LOG = "sqlite:///./data/tocsin.db"
+DEFAULT_CONFIG = Path("tocsin.yaml")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A configuration file or value that cannot be used; the message names the file and field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Options for a ``kafka://`` log (passed to the backend; see services/eventlog/kafka.py)."""
+
+    idempotent: bool = Field(default=True, description="idempotent producer: on for Apache Kafka")
+    client_id: str = "tocsin"
+    acks: Literal["all", "1", "0"] = "all"
+    linger_ms: int = Field(default=5, ge=0)
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    request_timeout_ms: int = Field(default=30_000, gt=0)
+    bootstrap_timeout_ms: int = Field(default=10_000, gt=0)
+    session_timeout_ms: int = Field(default=10_000, gt=0)
+    heartbeat_interval_ms: int = Field(default=3_000, gt=0)
+    replication_factor: int = Field(default=1, ge=-1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+
+class RuntimeSettings(_Section):
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    poll_timeout_s: float = Field(default=0.5, gt=0)
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=30.0, gt=0)
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. ``sources``, ``rules`` and ``subscriptions`` are validated in
+    full by the services that own them; here they are only kept."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOCSIN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    log: str = Field(
+        default=DEFAULT_LOG, description="event log URL: sqlite:///path or kafka://host:port,..."
+    )
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    kafka: KafkaSettings = KafkaSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+    api: ApiSettings = ApiSettings()
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=lambda: ["default"])
+    subscriptions: list[dict[str, Any]] = Field(default_factory=list)
+
+    def log_options(self) -> dict[str, object]:
+        """The options the event log backend takes from these settings."""
+        if not self.log.startswith("kafka://"):
+            return {}
+        options = self.kafka.model_dump(exclude_none=True)
+        if self.kafka.sasl_plain_password is not None:
+            options["sasl_plain_password"] = self.kafka.sasl_plain_password.get_secret_value()
+        return options
+
+
+def expand_env(text: str, origin: str) -> str:
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name, default)
+        if value is None:
+            line = text.count("\n", 0, match.start()) + 1
+            raise ConfigError(f"{origin}:{line}: environment variable {name} is not set")
+        return value
+
+    return _VAR.sub(sub, text)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(expand_env(text, str(path)))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of settings")
+    return data
+
+
+def config_path(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("TOCSIN_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+class _MappingSource(PydanticBaseSettingsSource):
+    """The config file's values, as one more pydantic-settings source (the lowest)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def load_settings(config: Path | None = None, **flags: Any) -> Settings:
+    """Settings from flags (None = not given), then ``TOCSIN_*`` variables, then the config file."""
+    path = config_path(config)
+    file_values = read_config_file(path) if path is not None else {}
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, _MappingSource(settings_cls, file_values)
+
+    try:
+        return _Loaded(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        origin = f"{path} (or TOCSIN_* variables)" if path else "TOCSIN_* variables"
+        raise ConfigError(_describe(exc, origin)) from exc
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: {exc.error_count()} invalid setting(s):"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {field}: {err['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,388 @@
+"""Inflection-tolerant patterns: from an alias to automaton keys and allowed word tails.
+
+Why not a morphological analyser: the names we look for are few and known in advance, so it
+is cheaper and more predictable to expand each alias once, when the gazetteer is built,
+than to analyse every word of every article. An alias becomes one or more *keys* (folded
+strings put in the automaton) and a set of *tails*: what may follow the key up to the end
+of the word. "Армения" becomes the key "армени" with tails {"я", "и", "ю", "ей", ...}, so
+"Армении", "Армению", "Арменией" all match, and "Iran" keeps the tail set {""} so that
+"Iranian" does not match it (that word is an alias of its own, an adjective).
+
+Rules by language:
+
+- Russian, Ukrainian, Belarusian: the last word loses a final а/я/ь/й and takes any noun or
+  adjective case ending; inner words (the adjective of "Южная Осетия", the noun of
+  "Республика Армения") are expanded into their case forms. Stems shorter than four
+  letters are matched exactly ("Чад", "Баку").
+- Kazakh, Kyrgyz: the Russian endings and the Kazakh case suffixes.
+- Armenian: case and article suffixes (-ի, -ում, -ից, -ով, -ը, -ն, -յի ...).
+- Azerbaijani and Turkish: case suffixes in both vowel harmonies, with and without an
+  apostrophe (the apostrophe ends the word, so "Ermenistan'ın" needs nothing).
+- English and the others: the plural "s" for adjectives and demonyms, nothing for names.
+
+A term ending in ``*`` is a prefix: any tail is accepted ("sanction*").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import product
+
+from services.text.normalise import fold
+
+__all__ = ["ANY_TAIL", "Pattern", "expand", "tails_for"]
+
+ANY_TAIL: frozenset[str] | None = None
+
+_SLAVIC = frozenset({"ru", "uk", "be"})
+_KAZAKH = frozenset({"kk", "ky"})
+_TURKIC_LATIN = frozenset({"az", "tr", "uz", "tk"})
+
+_NOUN_ENDINGS = (
+    "",
+    "а",
+    "я",
+    "у",
+    "ю",
+    "ом",
+    "ем",
+    "ём",
+    "ой",
+    "ей",
+    "ою",
+    "ею",
+    "е",
+    "и",
+    "ы",
+    "ь",
+    "ью",
+    "ах",
+    "ях",
+    "ам",
+    "ям",
+    "ами",
+    "ями",
+    "ов",
+    "ев",
+    "ым",
+    "им",
+)
+_ADJ_ENDINGS = (
+    "ый",
+    "ий",
+    "ой",
+    "ая",
+    "яя",
+    "ое",
+    "ее",
+    "ые",
+    "ие",
+    "ого",
+    "его",
+    "ому",
+    "ему",
+    "ым",
+    "им",
+    "ом",
+    "ем",
+    "ую",
+    "юю",
+    "ых",
+    "их",
+    "ыми",
+    "ими",
+    "ей",
+    # Ukrainian
+    "а",
+    "е",
+    "і",
+    "ої",
+    "ій",
+    "у",
+    "ого",
+    "ому",
+    "им",
+    "ими",
+    "их",
+)
+_KAZAKH_SUFFIXES = (
+    "ның",
+    "нің",
+    "дың",
+    "дің",
+    "тың",
+    "тің",
+    "ға",
+    "ге",
+    "қа",
+    "ке",
+    "на",
+    "не",
+    "да",
+    "де",
+    "та",
+    "те",
+    "дан",
+    "ден",
+    "тан",
+    "тен",
+    "нан",
+    "нен",
+    "мен",
+    "бен",
+    "пен",
+    "ны",
+    "ні",
+    "ды",
+    "ді",
+    "ты",
+    "ті",
+    "сы",
+    "сі",
+    "ға",
+    "ына",
+    "іне",
+    "ында",
+    "інде",
+    "ынан",
+    "інен",
+)
+_ARMENIAN_SUFFIXES = (
+    "",
+    "ը",
+    "ն",
+    "ի",
+    "ին",
+    "ում",
+    "ից",
+    "ով",
+    "ու",
+    "ուն",
+    "ուց",
+    "յի",
+    "յին",
+    "յում",
+    "յից",
+    "յով",
+    "յան",
+    "ներ",
+    "ները",
+    "ների",
+    "ներին",
+    "ներում",
+    "ներից",
+    "ներով",
+    "ի՝",
+    "ին՝",
+    "ում՝",
+)
+_TURKIC_SUFFIXES = (
+    "",
+    "ın",
+    "in",
+    "un",
+    "ün",
+    "nın",
+    "nin",
+    "nun",
+    "nün",
+    "a",
+    "e",
+    "ə",
+    "ya",
+    "ye",
+    "yə",
+    "ı",
+    "i",
+    "u",
+    "ü",
+    "yı",
+    "yi",
+    "yu",
+    "yü",
+    "da",
+    "de",
+    "də",
+    "ta",
+    "te",
+    "tə",
+    "dan",
+    "den",
+    "dən",
+    "tan",
+    "ten",
+    "tən",
+    "la",
+    "le",
+    "lə",
+    "yla",
+    "yle",
+    "ylə",
+    "nda",
+    "nde",
+    "ndə",
+    "ndan",
+    "nden",
+    "ndən",
+    "na",
+    "ne",
+    "nə",
+    "daki",
+    "deki",
+    "dəki",
+    "lı",
+    "li",
+    "lu",
+    "lü",
+    "lar",
+    "ler",
+    "lər",
+    "ları",
+    "leri",
+    "ləri",
+)
+_ENGLISH_PLURAL = ("", "s")
+
+_STRIP_FINAL = ("а", "я", "ь", "й")
+_ADJ_FINALS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", "ие", "ій", "а")
+_MIN_STEM = 4
+_MAX_KEYS = 120
+
+
+def _folded_set(items: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(fold(item) for item in items)
+
+
+_RU_TAILS = _folded_set(_NOUN_ENDINGS + _ADJ_ENDINGS)
+_KK_TAILS = _RU_TAILS | _folded_set(_KAZAKH_SUFFIXES)
+_HY_TAILS = _folded_set(_ARMENIAN_SUFFIXES)
+_TURKIC_TAILS = _folded_set(_TURKIC_SUFFIXES)
+_PLURAL_TAILS = _folded_set(_ENGLISH_PLURAL)
+_EXACT: frozenset[str] = frozenset({""})
+
+
+class Pattern(tuple[str, frozenset[str] | None]):
+    """A folded automaton key and the word tails allowed after it (``None``: any tail)."""
+
+    __slots__ = ()
+
+    def __new__(cls, key: str, tails: frozenset[str] | None) -> Pattern:
+        return super().__new__(cls, (key, tails))
+
+    @property
+    def key(self) -> str:
+        return self[0]
+
+    @property
+    def tails(self) -> frozenset[str] | None:
+        return self[1]
+
+
+def tails_for(lang: str, form: str = "name") -> frozenset[str]:
+    """The tail set for an alias in ``lang`` (an ISO 639-1 code) used as ``form``."""
+    lang = lang.replace("_", "-").partition("-")[0].lower()
+    if lang in _SLAVIC:
+        return _RU_TAILS
+    if lang in _KAZAKH:
+        return _KK_TAILS
+    if lang == "hy":
+        return _HY_TAILS
+    if lang in _TURKIC_LATIN:
+        return _TURKIC_TAILS
+    if form != "name":
+        return _PLURAL_TAILS
+    return _EXACT
+
+
+def script_language(text: str) -> str:
+    """A language whose inflection rules suit ``text``, guessed from its script.
+
+    Used for user terms whose language is not given: Cyrillic is read as Russian,
+    Armenian script as Armenian, anything else as English.
+    """
+    for ch in text:
+        code = ord(ch)
+        if 0x0400 <= code <= 0x052F:
+            return "ru"
+        if 0x0530 <= code <= 0x058F:
+            return "hy"
+    return "en"
+
+
+def _slavic_inner_forms(word: str) -> tuple[str, ...]:
+    for final in _ADJ_FINALS:
+        if word.endswith(final) and len(word) - len(final) >= 3:
+            stem = word[: -len(final)]
+            return tuple(dict.fromkeys([word, *(stem + e for e in _folded_set(_ADJ_ENDINGS))]))
+    if word.endswith(_STRIP_FINAL) and len(word) - 1 >= _MIN_STEM:
+        stem = word[:-1]
+        return tuple(dict.fromkeys([word, *(stem + e for e in _folded_set(_NOUN_ENDINGS))]))
+    if len(word) >= _MIN_STEM and word[-1].isalpha() and word[-1] not in "оеиуыэю":
+        return tuple(dict.fromkeys([word, *(word + e for e in _folded_set(_NOUN_ENDINGS))]))
+    return (word,)
+
+
+def _slavic(folded: str, adjective: bool) -> Iterator[Pattern]:
+    words = folded.split(" ")
+    last = words[-1]
+    adj_final = next((f for f in _ADJ_FINALS if len(f) == 2 and last.endswith(f)), None)
+    if adjective and adj_final and len(last) - 2 >= _MIN_STEM:
+        last_key, tails = last[:-2], _RU_TAILS
+    elif last.endswith(_STRIP_FINAL) and len(last) - 1 >= _MIN_STEM:
+        last_key, tails = last[:-1], _RU_TAILS
+    elif len(last) >= _MIN_STEM:
+        last_key, tails = last, _RU_TAILS
+    else:
+        last_key, tails = last, _EXACT
+    if len(words) == 1:
+        yield Pattern(last_key, tails)
+        return
+    inner = [_slavic_inner_forms(w) for w in words[:-1]]
+    for count, combo in enumerate(product(*inner), start=1):
+        yield Pattern(" ".join((*combo, last_key)), tails)
+        if count >= _MAX_KEYS:
+            break
+
+
+def _spellings(folded: str) -> list[str]:
+    """Hyphenated and spaced spellings of the same alias ("Nagorno-Karabakh")."""
+    out = [folded]
+    if "-" in folded:
+        out.append(folded.replace("-", " "))
+    if "." in folded and " " not in folded:
+        out.append(folded.replace(".", ""))
+    return out
+
+
+def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
+    """Patterns that find ``alias`` (written in ``lang``) and its inflected forms.
+
+    A trailing ``*`` makes a prefix pattern; a leading ``=`` an exact one (no inflection).
+    """
+    text = " ".join(alias.split())
+    exact = text.startswith("=")
+    if exact:
+        text = text[1:]
+    prefix = text.endswith("*")
+    if prefix:
+        text = text[:-1]
+    folded = fold(text)
+    if not folded:
+        return []
+    patterns: list[Pattern] = []
+    base = lang.replace("_", "-").partition("-")[0].lower()
+    for spelling in _spellings(folded):
+        if prefix:
+            patterns.append(Pattern(spelling, ANY_TAIL))
+        elif exact:
+            patterns.append(Pattern(spelling, _EXACT))
+        elif base in _SLAVIC or base in _KAZAKH:
+            extra = _KK_TAILS if base in _KAZAKH else None
+            for pattern in _slavic(spelling, form == "adjective"):
+                tails = pattern.tails
+                if extra is not None and tails is _RU_TAILS:
+                    tails = extra
+                patterns.append(Pattern(pattern.key, tails))
+        else:
+            patterns.append(Pattern(spelling, tails_for(base, form)))
+    return list(dict.fromkeys(patterns))

@@ -1,0 +1,196 @@
+"""One Aho-Corasick automaton over every folded pattern, and the checks around a hit.
+
+Why one automaton: a scan costs the length of the text plus the hits, whatever the number
+of aliases, so the gazetteer can grow (users' entries, 50,000 padding aliases in the
+bench) without slowing the enricher. Every pattern (entity aliases, ignored phrases, tag
+keywords, context cues, users' terms) is a key; a key maps to the references that use it.
+
+A raw automaton hit becomes a ``Hit`` only when:
+
+- it starts a word (the folded character before it is not a letter or digit), except for
+  patterns in scripts written without spaces (Chinese, Japanese);
+- what follows it up to the end of the word is one of the pattern's allowed tails
+  (``services.text.inflection``), so "Iran" does not match inside "Iranian" and "Oman" is
+  never read in "woman";
+- its surface in the original text obeys the alias's case rule ("US" but not "us").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from services.text.inflection import Pattern
+from services.text.normalise import Normalised
+
+__all__ = ["CASE_CAPITALISED", "CASE_INSENSITIVE", "CASE_UPPER", "Hit", "Matcher", "Ref"]
+
+CASE_INSENSITIVE = 0
+CASE_CAPITALISED = 1
+CASE_UPPER = 2
+
+_WORD_TAIL = re.compile(r"[^\W_]*")
+
+
+def _unbounded(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x3040 <= code <= 0x30FF  # kana
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs
+        or 0xF900 <= code <= 0xFAFF
+        or 0x0E00 <= code <= 0x0E7F  # Thai
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What a pattern stands for. ``kind`` and ``target`` are the caller's (e.g. an entity
+    index); ``form`` is "name" or "adjective"; ``case`` one of the ``CASE_*`` rules;
+    ``guard`` True for names that may be part of a person's name."""
+
+    kind: int
+    target: int
+    form: str = "name"
+    case: int = CASE_INSENSITIVE
+    guard: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A checked match. ``start``/``end`` index the original text, ``nstart``/``nend`` the
+    folded one; ``end`` includes the inflection tail."""
+
+    start: int
+    end: int
+    nstart: int
+    nend: int
+    ref: Ref
+
+
+_Value = tuple[int, bool, tuple[tuple[frozenset[str] | None, Ref], ...]]
+
+
+class Matcher:
+    """Collect patterns with ``add``, call ``build`` once, then ``scan`` texts."""
+
+    def __init__(self) -> None:
+        self._patterns: dict[str, list[tuple[frozenset[str] | None, Ref]]] = {}
+        self._automaton: ahocorasick.Automaton | None = None
+
+    def add(self, patterns: Iterable[Pattern], ref: Ref) -> None:
+        for pattern in patterns:
+            key = pattern.key.strip()
+            if key:
+                self._patterns.setdefault(key, []).append((pattern.tails, ref))
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+    def build(self) -> Matcher:
+        automaton = ahocorasick.Automaton()
+        for key, refs in self._patterns.items():
+            value: _Value = (len(key), _unbounded(key[0]), tuple(dict.fromkeys(refs)))
+            automaton.add_word(key, value)
+        if len(self._patterns):
+            automaton.make_automaton()
+            self._automaton = automaton
+        return self
+
+    def scan(self, norm: Normalised) -> list[Hit]:
+        """Every checked hit in ``norm``, overlapping ones included, in text order."""
+        automaton = self._automaton
+        if automaton is None:
+            return []
+        text = norm.text
+        original = norm.original
+        identity = norm.starts is None
+        tail_match = _WORD_TAIL.match
+        hits: list[Hit] = []
+        for last, (length, unbounded, refs) in automaton.iter(text):
+            nstart = last + 1 - length
+            if nstart > 0 and not unbounded and text[nstart - 1].isalnum():
+                continue
+            key_end = last + 1
+            tail_end = key_end
+            if not unbounded:
+                found = tail_match(text, key_end)
+                tail_end = found.end() if found else key_end
+            tail = text[key_end:tail_end]
+            for tails, ref in refs:
+                if tails is None or tail in tails:
+                    nend = tail_end
+                elif unbounded:
+                    nend = key_end
+                else:
+                    continue
+                start, end = (nstart, nend) if identity else norm.span(nstart, nend)
+                if ref.case and not _case_ok(original[start:end], ref.case):
+                    continue
+                if ref.guard and _reads_as_person(original, start, end):
+                    continue
+                hits.append(Hit(start, end, nstart, nend, ref))
+        return hits
+
+
+def _case_ok(surface: str, rule: int) -> bool:
+    if rule == CASE_UPPER:
+        letters = [c for c in surface if c.isalpha()]
+        return all(c.isupper() for c in letters)
+    return surface[:1].isupper()
+
+
+_NEXT_NAME = re.compile(r" ([A-ZА-ЯЁ][a-zа-яё]+)\b")
+_PREV_NAME = re.compile(r"([A-ZА-ЯЁ][a-zа-яё]+) $")
+_SENTENCE_OPENERS = frozenset(".!?:;\"'«“(\n")
+_NOT_NAMES = frozenset(
+    {
+        "The",
+        "In",
+        "From",
+        "To",
+        "Of",
+        "And",
+        "For",
+        "With",
+        "By",
+        "At",
+        "On",
+        "As",
+        "King",
+        "Queen",
+        "Prince",
+        "Kingdom",
+        "Republic",
+        "Visit",
+        "Neighbouring",
+        "Neighboring",
+        "Northern",
+        "Southern",
+        "Eastern",
+        "Western",
+        "Central",
+        "Says",
+    }
+)
+
+
+def _reads_as_person(original: str, start: int, end: int) -> bool:
+    """Whether a name reads as part of a person's name: "Michael Jordan", "Chad Smith".
+
+    A capitalised word right after it (a surname), or right before it in mid-sentence (a
+    first name). Titles and prepositions do not count.
+    """
+    after = _NEXT_NAME.match(original, end)
+    if after is not None and after.group(1) not in _NOT_NAMES:
+        return True
+    window_start = max(0, start - 40)
+    before = _PREV_NAME.search(original, window_start, start)
+    if before is None or before.group(1) in _NOT_NAMES:
+        return False
+    pos = before.start(1) - 1
+    while pos >= 0 and original[pos] in " \t":
+        pos -= 1
+    return pos >= 0 and original[pos] not in _SENTENCE_OPENERS
