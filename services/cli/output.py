@@ -49,7 +49,8 @@ def render(
             table.add_column(c, overflow="fold")
         for row in rows:
             table.add_row(*(escape(_plain(row.get(c))) for c in columns))
-        Console(soft_wrap=False).print(table)
+        # Piped output is not folded to 80 columns: scripts and pagers get whole rows.
+        Console(soft_wrap=False, width=None if out.isatty() else 240).print(table)
 
 
 def _plain(value: Any) -> str:

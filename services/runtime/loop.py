@@ -212,6 +212,8 @@ class ConsumerLoop:
         try:
             self._retry("commit", lambda: consumer.append_and_commit(messages, next_offsets))
         except RebalanceError as exc:
+            # Nothing of the batch was committed; what this consumer still owns is read again.
+            self._rewind(records)
             self.metrics.inc(REBALANCES, group=self.group)
             log.info("group %s: %s", self.group, exc)
             return BatchResult()
@@ -231,11 +233,14 @@ class ConsumerLoop:
         return result
 
     def _rewind(self, records: Sequence[Record]) -> None:
+        """Move back to the batch's first record in each partition this consumer still owns."""
         firsts: dict[TopicPartition, int] = {}
         for r in records:
             firsts.setdefault(r.tp, r.offset)
+        owned = self.consumer.assignment()
         for tp, offset in firsts.items():
-            self.consumer.seek(tp, offset)
+            if tp in owned:
+                self.consumer.seek(tp, offset)
 
     def _deadletter(self, record: Record, exc: Exception) -> Message:
         reason = str(exc) or type(exc).__name__
@@ -279,7 +284,9 @@ class ConsumerLoop:
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),
             wait=wait_exponential_jitter(
-                initial=self.settings.retry_initial_s, max=self.settings.retry_max_s
+                multiplier=self.settings.retry_initial_s,
+                jitter=self.settings.retry_initial_s,
+                max=self.settings.retry_max_s,
             ),
             stop=lambda state: self.stop.is_set(),
             sleep=self._interruptible_sleep,
