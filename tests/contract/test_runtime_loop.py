@@ -32,15 +32,21 @@ def test_poison_and_failing_records_go_to_deadletter_and_the_rest_flow(
     source, sink, dead = make_topic(2, "in"), make_topic(2, "out"), make_topic(1, "dlq")
     good = [encode(_polled(i), topic=source, key=f"k{i}") for i in range(20)]
     poison = Message(source, b"{not json", key=b"k-poison")
-    wrong_shape = Message(source, b'{"specversion": "1.0", "type": "tocsin.source.polled.v1"}', key=b"k-shape")
+    wrong_shape = Message(
+        source, b'{"specversion": "1.0", "type": "tocsin.source.polled.v1"}', key=b"k-shape"
+    )
     explodes = encode(_polled(99, "explode"), topic=source, key="k-explode")
-    append_each(log, [*good[:10], poison, wrong_shape, explodes, *good[10:]])  # exact end offsets on Tansu
+    append_each(
+        log, [*good[:10], poison, wrong_shape, explodes, *good[10:]]
+    )  # exact end offsets on Tansu
 
     def handler(event: CloudEvent, record: Record) -> Iterable[Emit]:
         assert isinstance(event.data, SourcePolled)
         if event.data.source_id == "explode":
             raise ValueError("the handler cannot cope with this one")
-        yield Emit(sink, event.data.source_id, new_event(event.data, id=f"out-{event.id}", source="/test"))
+        yield Emit(
+            sink, event.data.source_id, new_event(event.data, id=f"out-{event.id}", source="/test")
+        )
 
     loop = ConsumerLoop(
         log,
