@@ -11,7 +11,11 @@ import importlib
 from services.runtime.service import ServiceFactory
 
 #: service name -> "module:function" building it from a ServiceContext
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "notifier": "services.notifier.runner:build",
+    "poller": "services.poller.runner:build",
+    "rules": "services.rules.runner:build",
+}
 
 
 def service_factory(name: str) -> ServiceFactory:

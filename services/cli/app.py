@@ -12,7 +12,15 @@ import sys
 
 import typer
 
-from services.cli import log_commands, schema_commands, serve_commands
+from services.cli import (
+    alerts_commands,
+    log_commands,
+    poller_commands,
+    rules_commands,
+    run_commands,
+    schema_commands,
+    serve_commands,
+)
 from services.eventlog import EventLogError, RetryableError
 from services.runtime.settings import ConfigError
 
@@ -24,8 +32,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(log_commands.app, name="log")
+app.add_typer(alerts_commands.app, name="alerts")
 app.add_typer(schema_commands.app, name="schemas")
+app.add_typer(rules_commands.app, name="rules")
+app.command("run")(run_commands.run)
 app.command("serve")(serve_commands.serve)
+poller_commands.register(app)
 
 
 def main() -> None:

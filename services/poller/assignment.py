@@ -1,0 +1,152 @@
+"""Scale-out: several poller processes on one log split the sources, none polled twice.
+
+The scheme needs no new topic and no coordinator of its own. ``sources.polled`` is keyed
+by source id, so source S lives on partition ``murmur2(S) mod P`` (P = 3 by default, the
+same function on every backend). Each poller joins the consumer group ``poller`` on
+``sources.polled``; the group gives each partition to exactly one live member, and a poller
+polls exactly the sources whose partition it owns:
+
+- split: P partitions among N pollers (the log's group protocol: Kafka's rebalance, or the
+  SQLite backend's DB-coordinated groups); with N > P the extra pollers stand by;
+- takeover: a poller that dies stops heartbeating; after the session timeout the group
+  moves its partitions to the survivors, which start polling those sources;
+- the new owner reads the partition from the group's committed offset: the validators
+  (ETag, Last-Modified) the previous owner recorded come with it, so conditional GET
+  survives the move;
+- the tail of ``articles.published`` (read by every poller) keeps each poller's set of
+  known articles current with what the others publish, so a source that moves is not
+  re-published by its new owner.
+
+Caveats, as with any lease: a poll already running when its partition moves finishes (at
+most one overlapping poll, whose duplicate articles carry the same deterministic ids); a
+poller frozen past the session timeout may finish one poll after losing its sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from services.eventlog import Consumer, EventLog, EventLogError, TopicPartition
+from services.eventlog.base import partition_for_key
+from services.poller.state import HealthBook, KnownArticles
+
+log = logging.getLogger(__name__)
+
+GROUP = "poller"
+
+
+class Ownership(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def owns(self, source_id: str) -> bool: ...
+
+
+class AllSources:
+    """One poller owns everything (``tocsin poll``, single-process deployments)."""
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def owns(self, source_id: str) -> bool:
+        return True
+
+
+class PartitionOwnership:
+    """Owns the sources whose ``sources.polled`` partition the group gave this process.
+
+    A background thread drives the group consumer (heartbeats, rebalances), folds the
+    ``source.polled`` events it reads into ``health`` (validators of sources it takes over),
+    commits its position every few seconds, and tails ``articles.published`` into ``known``.
+    """
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        polled_topic: str,
+        published_topic: str,
+        *,
+        health: HealthBook | None = None,
+        known: KnownArticles | None = None,
+        published_from: dict[TopicPartition, int] | None = None,
+        group: str = GROUP,
+        poll_interval_s: float = 0.2,
+        commit_every_s: float = 5.0,
+    ) -> None:
+        self.log = event_log
+        self.polled_topic = polled_topic
+        self.published_topic = published_topic
+        self.health = health
+        self.known = known
+        self.published_from = published_from
+        self.group = group
+        self.poll_interval_s = poll_interval_s
+        self.commit_every_s = commit_every_s
+        self.partitions = event_log.list_topics()[polled_topic]
+        self._owned: frozenset[int] = frozenset()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    def owns(self, source_id: str) -> bool:
+        return partition_for_key(source_id.encode(), self.partitions) in self._owned
+
+    @property
+    def owned_partitions(self) -> frozenset[int]:
+        return self._owned
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="poller-ownership", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._owned = frozenset()
+
+    def _run(self) -> None:
+        consumer = self.log.consumer([self.polled_topic], group=self.group, reset="earliest")
+        tail = self.log.consumer([self.published_topic], group=None) if self.known else None
+        if tail is not None:
+            for tp, offset in (self.published_from or {}).items():
+                if tp in tail.assignment():
+                    tail.seek(tp, offset)
+        last_commit = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._step(consumer, tail)
+                    if time.monotonic() - last_commit >= self.commit_every_s:
+                        consumer.commit()
+                        last_commit = time.monotonic()
+                except EventLogError as exc:  # rebalance or transport trouble: try again
+                    log.warning("poller ownership: %s", exc)
+                    self._stop.wait(self.poll_interval_s)
+        finally:
+            self._owned = frozenset()
+            try:
+                consumer.close()
+            finally:
+                if tail is not None:
+                    tail.close()
+
+    def _step(self, consumer: Consumer, tail: Consumer | None) -> None:
+        for record in consumer.poll(max_records=1000, timeout_s=self.poll_interval_s):
+            if self.health is not None:
+                self.health.apply(record)
+        owned = frozenset(tp.partition for tp in consumer.assignment())
+        if owned != self._owned:
+            log.info("poller owns sources.polled partitions %s", sorted(owned))
+        self._owned = owned
+        self.ready.set()
+        if tail is not None and self.known is not None:
+            for record in tail.poll(max_records=5000, timeout_s=0):
+                self.known.apply(record)

@@ -1,0 +1,159 @@
+"""The poller's pure core: raw items and poll outcomes -> events. No I/O, no clock.
+
+Ids are deterministic (``schemas.ids``): the article id is a hash of the canonical URL, or
+of the guid scoped to the source when there is no URL. The ``article.published`` event id
+is the article id for the first publication and ``<article id>.<hash prefix>`` for an
+update, so a replayed poll yields the same event ids and consumers drop the duplicates.
+
+What the log already holds is passed in as ``known`` (article id -> content hash): an item
+already known with the same hash is not published again; one whose hash changed is
+published again with ``is_update=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from schemas import ArticlePublished, CloudEvent, PollStatus, SourcePolled, new_event
+from schemas.ids import article_id, canonical_url, content_hash
+from services.eventlog import Message
+from services.eventlog.codec import encode
+from services.poller.config import SourceConfig, normalise_language
+from services.poller.parsers import RawItem
+
+EVENT_SOURCE = "/tocsin/poller"
+#: Record header carrying the content hash, so the state rebuild never parses JSON.
+HASH_HEADER = "tocsin-content-hash"
+
+
+def article_from_item(
+    item: RawItem, source: SourceConfig, fetched_at: datetime, feed_language: str | None
+) -> ArticlePublished | None:
+    """One raw item as an article, or None when it has neither a usable URL nor a guid."""
+    url = canonical_url(item.url) if item.url else None
+    try:
+        art_id = article_id(url=url, guid=item.guid, source_id=source.id)
+    except ValueError:
+        return None
+    published = item.published.astimezone(UTC) if item.published else None
+    inferred = published is None or published > fetched_at
+    language = (
+        source.language_tag
+        or normalise_language(item.language)
+        or normalise_language(feed_language)
+    )
+    return ArticlePublished(
+        article_id=art_id,
+        url=url,
+        guid=item.guid,
+        title=item.title,
+        summary=item.summary,
+        text=item.text,
+        authors=item.authors,
+        published_at=fetched_at if inferred or published is None else published,
+        published_at_inferred=inferred,
+        fetched_at=fetched_at,
+        source_id=source.id,
+        source_labels=dict(source.labels),
+        language_hint=language,
+        content_hash=content_hash(item.title, item.summary, item.text),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a poll's items come to: the articles to publish and how many were seen."""
+
+    articles: list[ArticlePublished]
+    seen: int
+    unusable: int
+
+
+def select_new(
+    items: Iterable[RawItem],
+    source: SourceConfig,
+    fetched_at: datetime,
+    feed_language: str | None,
+    known: Mapping[str, str],
+) -> Selection:
+    """The items to publish: new ones, and changed ones marked as updates (first of a repeat wins)."""
+    out: list[ArticlePublished] = []
+    in_batch: set[str] = set()
+    seen = unusable = 0
+    for item in items:
+        seen += 1
+        article = article_from_item(item, source, fetched_at, feed_language)
+        if article is None:
+            unusable += 1
+            continue
+        if article.article_id in in_batch:
+            continue
+        in_batch.add(article.article_id)
+        previous = known.get(article.article_id)
+        if previous == article.content_hash:
+            continue
+        if previous is not None:
+            article = article.model_copy(update={"is_update": True})
+        out.append(article)
+    return Selection(out, seen, unusable)
+
+
+def published_event(article: ArticlePublished) -> CloudEvent:
+    event_id = (
+        f"{article.article_id}.{article.content_hash[:16]}"
+        if article.is_update
+        else article.article_id
+    )
+    return new_event(
+        article,
+        id=event_id,
+        source=EVENT_SOURCE,
+        subject=article.article_id,
+        time=article.fetched_at,
+        correlationid=article.article_id,
+    )
+
+
+def published_message(article: ArticlePublished, topic: str) -> Message:
+    """The record for an article, keyed by article id, with its hash in a header."""
+    message = encode(published_event(article), topic=topic, key=article.article_id)
+    return replace(
+        message, headers=(*message.headers, (HASH_HEADER, article.content_hash.encode()))
+    )
+
+
+def polled_event(polled: SourcePolled) -> CloudEvent:
+    stamp = polled.polled_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return new_event(
+        polled,
+        id=f"poll_{polled.source_id}_{stamp}",
+        source=EVENT_SOURCE,
+        subject=polled.source_id,
+        time=polled.polled_at,
+    )
+
+
+def polled_message(polled: SourcePolled, topic: str) -> Message:
+    return encode(polled_event(polled), topic=topic, key=polled.source_id)
+
+
+def disabled_after(polled: SourcePolled) -> bool:
+    """A 410 means the publisher removed the feed for good: stop polling it."""
+    return polled.http_status == 410
+
+
+__all__ = [
+    "EVENT_SOURCE",
+    "HASH_HEADER",
+    "PollStatus",
+    "Selection",
+    "article_from_item",
+    "disabled_after",
+    "polled_event",
+    "polled_message",
+    "published_event",
+    "published_message",
+    "select_new",
+]

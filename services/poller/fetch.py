@@ -1,0 +1,427 @@
+"""Getting a source's bytes politely: one shared httpx.AsyncClient for every source.
+
+What "politely" means here:
+- conditional GET: the last ETag / Last-Modified go back as If-None-Match /
+  If-Modified-Since, and a 304 costs the publisher nothing but the headers;
+- a per-host limit on concurrent requests and a minimum delay between request starts on
+  one host, so a site with many feeds is not hit by all of them at once;
+- connect, read and total timeouts; a cap on redirects; a cap on the body size, enforced
+  while streaming (the connection is dropped at the cap, so an endless body costs at most
+  the cap), after content decoding (a gzip bomb is cut too);
+- retries with exponential backoff and jitter on timeouts, broken connections and 5xx;
+  429 / 503 with Retry-After wait that long (up to ``retry_after_max_s``, else give up);
+- a descriptive User-Agent.
+
+``file://`` URLs and local paths are read from disk, a folder as one document per file,
+with a validator built from names, sizes and mtimes so an unchanged folder is "not modified".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import random
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message as EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from services.poller.errors import (
+    ConnectError,
+    DnsError,
+    FetchError,
+    FetchTimeout,
+    HttpStatusError,
+    LocalFileError,
+    ParseError,
+    PollError,
+    ResponseTooLarge,
+    TlsError,
+    TooManyRedirects,
+)
+
+USER_AGENT = (
+    "Tocsin-Poller/0.1 (event-sourced security news monitor; conditional GET, "
+    "per-host rate limits; python-httpx)"
+)
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
+)
+_LOCAL_SUFFIXES = {
+    "feed": (".xml", ".rss", ".atom", ".rdf", ".json", ".feed"),
+    "page": (".html", ".htm", ".xhtml"),
+    "jsonl": (".jsonl", ".ndjson"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    user_agent: str = USER_AGENT
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0
+    total_timeout_s: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_local_bytes: int = 512 * 1024 * 1024
+    max_redirects: int = 5
+    per_host_concurrency: int = 2
+    politeness_delay_s: float = 1.0
+    retries: int = 2
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    retry_after_max_s: float = 120.0
+    max_connections: int = 100
+    trust_env: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One fetched document: its URL (final, after redirects), bytes and declared type."""
+
+    url: str
+    body: bytes
+    content_type: str = ""
+    charset: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"content-type": self.content_type} if self.content_type else {}
+
+
+@dataclass(slots=True)
+class FetchResult:
+    url: str
+    http_status: int | None
+    not_modified: bool
+    validators: Validators
+    documents: list[Document] = field(default_factory=list)
+    bytes: int = 0
+    attempts: int = 1
+
+
+def parse_content_type(value: str | None) -> tuple[str, str | None]:
+    """``text/xml; charset=ISO-8859-1`` -> (``text/xml``, ``iso-8859-1``)."""
+    if not value:
+        return "", None
+    msg = EmailMessage()
+    msg["content-type"] = value
+    charset: object = msg.get_param("charset")
+    return msg.get_content_type(), (str(charset).strip().lower() if charset else None)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def translate(exc: BaseException, url: str, options: FetchOptions) -> PollError:  # noqa: PLR0911
+    """The one place where httpx's (and the socket layer's) exceptions become ours."""
+    host = urlsplit(url).hostname or url
+    chain = _chain(exc)
+    text = " ".join(str(e) for e in chain)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TooManyRedirects(
+            f"more than {options.max_redirects} redirects (a redirect loop?) from {url}"
+        )
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        kinds: dict[type[BaseException], str] = {
+            httpx.ConnectTimeout: f"connecting took over {options.connect_timeout_s:g} s",
+            httpx.ReadTimeout: f"the server sent nothing for {options.read_timeout_s:g} s",
+            httpx.PoolTimeout: "no free connection in time",
+        }
+        kind = kinds.get(type(exc), f"no complete answer within {options.total_timeout_s:g} s")
+        return FetchTimeout(f"timeout fetching {url}: {kind}")
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        s in text
+        for s in ("Name or service not known", "nodename nor servname", "No address associated")
+    ):
+        return DnsError(f"DNS lookup failed for host {host!r}: the name does not resolve")
+    if "Temporary failure in name resolution" in text:
+        err = DnsError(f"DNS lookup for host {host!r} failed temporarily")
+        return err
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "CERTIFICATE" in text or "SSL" in text:
+        return TlsError(f"TLS failed for {host!r}: {_short(chain[-1])}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return FetchError(f"unsupported URL (only http and https can be fetched): {url}")
+    if isinstance(exc, httpx.DecodingError):
+        return ParseError(f"the response's content encoding is broken: {_short(exc)}")
+    if isinstance(exc, (httpx.ConnectError, httpx.NetworkError, httpx.RemoteProtocolError)):
+        return ConnectError(f"connection to {host!r} failed: {_short(chain[-1])}")
+    if isinstance(exc, httpx.HTTPError):
+        return FetchError(f"HTTP error fetching {url}: {_short(exc)}")
+    return FetchError(f"unexpected error fetching {url}: {type(exc).__name__}: {_short(exc)}")
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class HostGate:
+    """Per-host concurrency limit plus a minimum delay between request starts on a host."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        delay_s: float,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._concurrency = max(1, concurrency)
+        self._delay = max(0.0, delay_s)
+        self._sleep = sleep
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    async def enter(self, host: str) -> asyncio.Semaphore:
+        sem = self._semaphores.setdefault(host, asyncio.Semaphore(self._concurrency))
+        await sem.acquire()
+        if self._delay:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, 0.0))
+            self._next_start[host] = start + self._delay
+            if start > now:
+                await self._sleep(start - now)
+        return sem
+
+
+class Fetcher:
+    """Fetches sources with one shared ``httpx.AsyncClient``. Create inside the event loop."""
+
+    def __init__(
+        self,
+        options: FetchOptions | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.options = opts = options or FetchOptions()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._gate = HostGate(opts.per_host_concurrency, opts.politeness_delay_s, sleep=sleep)
+        self.client = httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=opts.max_redirects,
+            timeout=httpx.Timeout(
+                connect=opts.connect_timeout_s,
+                read=opts.read_timeout_s,
+                write=opts.read_timeout_s,
+                pool=opts.total_timeout_s,
+            ),
+            limits=httpx.Limits(
+                max_connections=opts.max_connections,
+                max_keepalive_connections=opts.max_connections,
+            ),
+            headers={"User-Agent": opts.user_agent, "Accept": ACCEPT},
+            transport=transport,
+            trust_env=opts.trust_env,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def fetch(self, url: str, validators: Validators, kind: str = "feed") -> FetchResult:
+        """Fetch a remote URL (with retries) or read a local file or folder."""
+        if urlsplit(url).scheme in ("http", "https"):
+            return await self._fetch_remote(url, validators)
+        return await asyncio.to_thread(self._read_local, url, validators, kind)
+
+    async def fetch_plain(self, url: str) -> Document:
+        """One unconditional GET (for links followed from a listing page)."""
+        result = await self._fetch_remote(url, Validators())
+        return result.documents[0]
+
+    # -- remote ----------------------------------------------------------------------------
+
+    async def _fetch_remote(self, url: str, validators: Validators) -> FetchResult:
+        opts = self.options
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self._attempt(url, validators)
+                result.attempts = attempt
+                return result
+            except PollError as exc:
+                if not exc.retryable or attempt > opts.retries:
+                    raise
+                delay = self._backoff(attempt)
+                if isinstance(exc, HttpStatusError) and exc.retry_after_s is not None:
+                    if exc.retry_after_s > opts.retry_after_max_s:
+                        raise HttpStatusError(
+                            f"{exc} (Retry-After {exc.retry_after_s:g} s is beyond "
+                            f"{opts.retry_after_max_s:g} s: not retried in this poll)",
+                            http_status=exc.http_status or 429,
+                            retry_after_s=exc.retry_after_s,
+                        ) from exc
+                    delay = exc.retry_after_s
+                await self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential with jitter: base * 2^(n-1), capped, times a factor in [0.5, 1.5)."""
+        base: float = min(
+            self.options.backoff_max_s, self.options.backoff_initial_s * 2.0 ** (attempt - 1)
+        )
+        return base * (0.5 + self._rng.random())
+
+    async def _attempt(self, url: str, validators: Validators) -> FetchResult:
+        opts = self.options
+        headers: dict[str, str] = {}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        host = (urlsplit(url).hostname or "").lower()
+        sem = await self._gate.enter(host)
+        try:
+            async with asyncio.timeout(opts.total_timeout_s):
+                return await self._get(url, headers, validators)
+        except PollError:
+            raise
+        except Exception as exc:  # httpx / socket / timeout: translated in one place
+            raise translate(exc, url, opts) from exc
+        finally:
+            sem.release()
+
+    async def _get(self, url: str, headers: dict[str, str], old: Validators) -> FetchResult:
+        opts = self.options
+        async with self.client.stream("GET", url, headers=headers) as resp:
+            final = str(resp.url)
+            status = resp.status_code
+            if status == 304:
+                return FetchResult(
+                    url=final,
+                    http_status=304,
+                    not_modified=True,
+                    validators=Validators(
+                        resp.headers.get("etag") or old.etag,
+                        resp.headers.get("last-modified") or old.last_modified,
+                    ),
+                )
+            if status >= 400:
+                raise HttpStatusError(
+                    _status_message(status, resp.reason_phrase, final),
+                    http_status=status,
+                    retry_after_s=retry_after_seconds(resp.headers.get("retry-after")),
+                )
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > opts.max_bytes:
+                raise ResponseTooLarge(
+                    f"the response declares {int(declared):,} bytes, over the cap of {opts.max_bytes:,}",
+                    http_status=status,
+                )
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > opts.max_bytes:
+                    raise ResponseTooLarge(
+                        f"the response went past the cap of {opts.max_bytes:,} bytes: cut there",
+                        http_status=status,
+                    )
+                chunks.append(chunk)
+            content_type, charset = parse_content_type(resp.headers.get("content-type"))
+            return FetchResult(
+                url=final,
+                http_status=status,
+                not_modified=False,
+                validators=Validators(resp.headers.get("etag"), resp.headers.get("last-modified")),
+                documents=[Document(final, b"".join(chunks), content_type, charset)],
+                bytes=size,
+            )
+
+    # -- local -----------------------------------------------------------------------------
+
+    def _read_local(self, url: str, validators: Validators, kind: str) -> FetchResult:
+        parts = urlsplit(url)
+        path = Path(parts.path if parts.scheme == "file" else url).expanduser()
+        try:
+            if path.is_dir():
+                suffixes = _LOCAL_SUFFIXES.get(kind, ())
+                files = sorted(
+                    p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes
+                )
+            elif path.is_file():
+                files = [path]
+            else:
+                raise LocalFileError(f"no such file or folder: {path}")
+            stats = [(p, p.stat()) for p in files]
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        digest = hashlib.sha256()
+        for p, st in stats:
+            digest.update(f"{p.name}\x1f{st.st_size}\x1f{st.st_mtime_ns}\x1e".encode())
+        etag = f'"local-{digest.hexdigest()[:24]}"'
+        if validators.etag == etag:
+            return FetchResult(url, None, True, Validators(etag=etag))
+        documents: list[Document] = []
+        total = 0
+        for p, st in stats:
+            if st.st_size > self.options.max_local_bytes:
+                raise ResponseTooLarge(
+                    f"{p} has {st.st_size:,} bytes, over the local cap of {self.options.max_local_bytes:,}"
+                )
+            try:
+                body = p.read_bytes()
+            except OSError as exc:
+                raise LocalFileError(f"cannot read {p}: {exc.strerror or exc}") from exc
+            total += len(body)
+            documents.append(Document(p.resolve().as_uri(), body, _guess_type(p)))
+        return FetchResult(url, None, False, Validators(etag=etag), documents, total)
+
+
+def _guess_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm", ".xhtml"):
+        return "text/html"
+    if suffix == ".json":
+        return "application/json"
+    if suffix in (".jsonl", ".ndjson"):
+        return "application/x-ndjson"
+    return "application/xml"
+
+
+def _status_message(status: int, reason: str, url: str) -> str:
+    hint = {
+        404: "not found: the feed moved or was removed",
+        410: "gone: the publisher removed this feed for good",
+        401: "authentication required",
+        403: "forbidden: the site refuses this client",
+        429: "too many requests: rate limited by the site",
+    }.get(status, reason or "error")
+    return f"HTTP {status} from {url}: {hint}"

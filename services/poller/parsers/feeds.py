@@ -1,0 +1,204 @@
+"""Feeds: RSS 0.9x/1.0/2.0, Atom, RDF through feedparser; JSON Feed read directly.
+
+feedparser is lenient: it recovers what it can from ill-formed XML and flags it ("bozo").
+A document it recovers items from is accepted with a warning; one with no feed in it at
+all (an HTML page, a JSON error, noise) raises ``NotAFeed`` / ``ParseError``.
+Character sets follow feedparser's rules (BOM, XML declaration, HTTP charset).
+"""
+
+from __future__ import annotations
+
+import calendar
+import importlib.util
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from services.poller.errors import EmptyDocument, NotAFeed, ParseError
+from services.poller.fetch import Document
+from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers.html import html_to_text, tidy
+
+_MAX_TEXT = 200_000
+
+# feedparser asks xml.sax for "drv_libxml2" first on every parse; when that module is not
+# installed the failed import scans sys.path each time (~1.5 ms a feed). Keep only the
+# preferred parsers that exist; expat (the stdlib default) is always tried after them.
+feedparser.api.PREFERRED_XML_PARSERS[:] = [
+    name for name in feedparser.api.PREFERRED_XML_PARSERS if importlib.util.find_spec(name)
+]
+
+
+def _is_http(url: str | None) -> bool:
+    return bool(url) and urlsplit(url or "").scheme in ("http", "https")
+
+
+def _absolute(link: str | None, base: str | None) -> str | None:
+    """An http(s) URL for the item, resolving a relative link against the feed's site."""
+    if not link:
+        return None
+    link = link.strip()
+    if _is_http(link):
+        return link
+    if base and _is_http(base):
+        joined = urljoin(base, link)
+        return joined if _is_http(joined) else None
+    return None
+
+
+def _when(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def _looks_like_html(head: bytes) -> bool:
+    low = head[:2048].lower()
+    return b"<html" in low or b"<!doctype html" in low or b"<body" in low
+
+
+def _text_of(detail: Any, fallback: str | None) -> str:
+    value = fallback or ""
+    kind = detail.get("type", "") if isinstance(detail, dict) else ""
+    if kind in ("text/html", "application/xhtml+xml") or "<" in value:
+        return html_to_text(value)
+    return tidy(value)
+
+
+def parse_feed(doc: Document) -> Parsed:
+    body = doc.body
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise EmptyDocument("the response body is empty")
+    if stripped[:1] == b"{":
+        return parse_json_feed(doc)
+    headers = {
+        "content-type": doc.content_type + (f"; charset={doc.charset}" if doc.charset else "")
+    }
+    result = feedparser.parse(
+        body,
+        response_headers=headers if doc.content_type else None,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    version = result.get("version", "")
+    entries = result.get("entries", [])
+    problem = result.get("bozo_exception")
+    if not entries and not version:
+        if _looks_like_html(stripped) or doc.content_type in ("text/html", "application/xhtml+xml"):
+            raise NotAFeed(
+                f"an HTML page where a feed was expected (content-type {doc.content_type or 'not given'})"
+            )
+        detail = f": {type(problem).__name__}: {problem}" if problem else ""
+        raise NotAFeed(f"no RSS, Atom or RDF feed found in the document{detail}")
+    feed = result.get("feed", {})
+    base = feed.get("link") if _is_http(feed.get("link")) else doc.url
+    parsed = Parsed(language=feed.get("language") or None)
+    if result.get("bozo") and problem is not None:
+        parsed.warnings.append(
+            f"ill-formed feed, read leniently ({type(problem).__name__}: {str(problem)[:200]})"
+        )
+    for entry in entries:
+        url = _absolute(entry.get("link"), base)
+        guid = (entry.get("id") or "").strip() or None
+        if url is None and guid and _is_http(guid):
+            url = guid
+        if url is None and guid is None:
+            parsed.skipped += 1
+            continue
+        content = " ".join(
+            c.get("value", "") for c in entry.get("content", []) if isinstance(c, dict)
+        )
+        summary = _text_of(entry.get("summary_detail"), entry.get("summary"))
+        text = html_to_text(content)[:_MAX_TEXT] if content else summary
+        authors = tuple(
+            a["name"].strip()
+            for a in entry.get("authors", [])
+            if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+        )
+        if not authors and isinstance(entry.get("author"), str) and entry["author"].strip():
+            authors = (entry["author"].strip(),)
+        parsed.items.append(
+            RawItem(
+                url=url,
+                guid=guid,
+                title=_text_of(entry.get("title_detail"), entry.get("title"))[:2000],
+                summary=summary[:20_000],
+                text=text,
+                authors=authors,
+                published=_when(entry.get("published_parsed") or entry.get("updated_parsed")),
+                language=entry.get("language") or None,
+            )
+        )
+    return parsed
+
+
+def _json_date(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = feedparser._parse_date(value)
+        return _when(parsed) if isinstance(parsed, time.struct_time) else None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_json_feed(doc: Document) -> Parsed:
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        data = json.loads(
+            doc.body.decode(doc.charset or "utf-8", errors="replace").lstrip("\ufeff")
+        )
+    except (json.JSONDecodeError, LookupError) as exc:
+        raise ParseError(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
+        "https://jsonfeed.org/version/"
+    ):
+        raise NotAFeed("JSON, but not a JSON Feed (no jsonfeed.org version)")
+    base = data.get("home_page_url") if _is_http(data.get("home_page_url")) else doc.url
+    parsed = Parsed(
+        language=data.get("language") if isinstance(data.get("language"), str) else None
+    )
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise ParseError("a JSON Feed without an items list")
+    for item in items:
+        if not isinstance(item, dict):
+            parsed.skipped += 1
+            continue
+        url = _absolute(item.get("url") if isinstance(item.get("url"), str) else None, base)
+        guid = str(item["id"]).strip() if item.get("id") not in (None, "") else None
+        if url is None and guid is None:
+            parsed.skipped += 1
+            continue
+        html = item.get("content_html") if isinstance(item.get("content_html"), str) else None
+        plain = item.get("content_text") if isinstance(item.get("content_text"), str) else None
+        text = html_to_text(html) if html else tidy(plain or "")
+        summary = item.get("summary") if isinstance(item.get("summary"), str) else ""
+        raw_authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        authors = tuple(
+            a["name"].strip()
+            for a in raw_authors
+            if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+        )
+        parsed.items.append(
+            RawItem(
+                url=url,
+                guid=guid,
+                title=html_to_text(item.get("title") if isinstance(item.get("title"), str) else ""),
+                summary=html_to_text(summary),
+                text=text[:_MAX_TEXT],
+                authors=authors,
+                published=_json_date(item.get("date_published") or item.get("date_modified")),
+                language=item.get("language") if isinstance(item.get("language"), str) else None,
+            )
+        )
+    return parsed

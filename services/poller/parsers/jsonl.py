@@ -1,0 +1,88 @@
+"""JSON Lines archives: one article per line, in the shared corpus's news format.
+
+``{"id", "title", "body", "published", "source", "lang", "label", "extra"}`` where
+``extra`` may hold ``url``, ``guid``, ``author``/``authors`` and ``description``. A line
+that is not a JSON object is skipped and counted (the rest of the archive still counts).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from services.poller.errors import EmptyDocument, ParseError
+from services.poller.fetch import Document
+from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers.html import html_to_text, tidy
+
+_MAX_TEXT = 200_000
+_MAX_WARNINGS = 5
+
+
+def _date(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _authors(extra: dict[str, Any]) -> tuple[str, ...]:
+    raw = extra.get("authors", extra.get("author"))
+    if isinstance(raw, str):
+        return tuple(a.strip() for a in raw.split(",") if a.strip()) if raw.strip() else ()
+    if isinstance(raw, list):
+        return tuple(a.strip() for a in raw if isinstance(a, str) and a.strip())
+    return ()
+
+
+def parse_jsonl(doc: Document) -> Parsed:
+    if not doc.body.strip():
+        raise EmptyDocument("the archive is empty")
+    parsed = Parsed()
+    text = doc.body.decode(doc.charset or "utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            record = exc
+        if not isinstance(record, dict):
+            parsed.skipped += 1
+            if len(parsed.warnings) < _MAX_WARNINGS:
+                parsed.warnings.append(f"line {number}: not a JSON object, skipped")
+            continue
+        raw_extra = record.get("extra")
+        extra: dict[str, Any] = raw_extra if isinstance(raw_extra, dict) else {}
+        url = _str(extra.get("url")).strip() or None
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            url = None
+        guid = _str(extra.get("guid")).strip() or (str(record["id"]) if record.get("id") else None)
+        if url is None and guid is None:
+            parsed.skipped += 1
+            continue
+        parsed.items.append(
+            RawItem(
+                url=url,
+                guid=guid,
+                title=tidy(_str(record.get("title")))[:2000],
+                summary=html_to_text(_str(extra.get("description")))[:20_000],
+                text=tidy(_str(record.get("body")))[:_MAX_TEXT],
+                authors=_authors(extra),
+                published=_date(record.get("published")),
+                language=_str(record.get("lang")) or None,
+            )
+        )
+    if not parsed.items and parsed.skipped:
+        raise ParseError(f"no readable record in the archive ({parsed.skipped} line(s) skipped)")
+    return parsed

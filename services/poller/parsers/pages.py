@@ -1,0 +1,121 @@
+"""HTML pages: one article (main text by trafilatura), or a listing whose links are followed.
+
+trafilatura (2.3.x) finds the main text and the metadata (title, author, date, language);
+it needs ``lxml_html_clean`` installed beside it. Bytes are decoded with the HTTP charset
+when one was given, else trafilatura detects the encoding (meta charset, then statistics).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from datetime import UTC, datetime
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+import trafilatura
+
+from services.poller.config import FollowLinks
+from services.poller.errors import EmptyDocument, ParseError
+from services.poller.fetch import Document
+from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers.html import tidy
+
+_MAX_TEXT = 200_000
+
+
+def _markup(doc: Document) -> str | bytes:
+    if doc.charset:
+        try:
+            codecs.lookup(doc.charset)
+        except LookupError:
+            return doc.body
+        return doc.body.decode(doc.charset, errors="replace")
+    return doc.body
+
+
+def extract_text(html: str | bytes, url: str | None = None) -> str:
+    """The main text of an article page (empty when trafilatura finds none)."""
+    text = trafilatura.extract(
+        html, url=url, include_comments=False, include_tables=True, deduplicate=False
+    )
+    return tidy(text or "")
+
+
+def _date(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_page(doc: Document) -> Parsed:
+    """One page -> one article (title, main text, authors, date, language from the page)."""
+    if not doc.body.strip():
+        raise EmptyDocument("the page is empty")
+    markup = _markup(doc)
+    url = doc.url if urlsplit(doc.url).scheme in ("http", "https") else None
+    result = trafilatura.bare_extraction(
+        markup, url=url, include_comments=False, with_metadata=True, deduplicate=False
+    )
+    if result is None:
+        raise ParseError("no article text found in the page (is it an article?)")
+    meta = result if isinstance(result, dict) else result.as_dict()
+    text = tidy(str(meta.get("text") or ""))[:_MAX_TEXT]
+    title = tidy(str(meta.get("title") or ""))
+    if not text and not title:
+        raise ParseError("no article text found in the page (is it an article?)")
+    author = meta.get("author")
+    authors = (
+        tuple(a.strip() for a in re.split(r";|\band\b", author) if a.strip())
+        if isinstance(author, str)
+        else ()
+    )
+    canonical = meta.get("url") if isinstance(meta.get("url"), str) else None
+    page_url = canonical if canonical and urlsplit(canonical).scheme in ("http", "https") else url
+    item = RawItem(
+        url=page_url,
+        guid=None if page_url else doc.url,
+        title=title[:2000],
+        summary=tidy(str(meta.get("description") or ""))[:20_000],
+        text=text,
+        authors=authors,
+        published=_date(meta.get("date")),
+        language=meta.get("language") if isinstance(meta.get("language"), str) else None,
+    )
+    return Parsed(items=[item], language=item.language)
+
+
+def listing_links(doc: Document, follow: FollowLinks) -> list[str]:
+    """The article links of a listing page, absolute, de-duplicated, in page order."""
+    if not doc.body.strip():
+        raise EmptyDocument("the page is empty")
+    try:
+        root = lxml.html.document_fromstring(_markup(doc))
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise ParseError(f"the listing page is not readable HTML: {exc}") from exc
+    pattern = re.compile(follow.pattern)
+    base_host = (urlsplit(doc.url).hostname or "").lower()
+    out: list[str] = []
+    seen: set[str] = set()
+    for element in root.iter("a"):
+        href = element.get("href")
+        if not href:
+            continue
+        link, _ = urldefrag(urljoin(doc.url, href.strip()))
+        parts = urlsplit(link)
+        if parts.scheme not in ("http", "https") or link in seen or link == doc.url:
+            continue
+        if follow.same_host and (parts.hostname or "").lower() != base_host:
+            continue
+        if not pattern.search(link):
+            continue
+        seen.add(link)
+        out.append(link)
+        if len(out) >= follow.max:
+            break
+    return out

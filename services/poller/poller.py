@@ -1,0 +1,304 @@
+"""One poll of one source, end to end: fetch, parse, select what is new, append, remember.
+
+The outputs of a poll (its new articles and its ``source.polled`` event) go to the log in
+one ``append``: on SQLite one transaction, so a crash leaves all of them or none. The
+in-memory state (known articles, validators) changes only after the append succeeded; a
+failed append leaves the state as it was, and the next poll fetches and publishes again
+(at-least-once; the deterministic event ids make a repeat harmless).
+
+A poll never raises: every failure, expected (``PollError``) or not (a parser bug), ends
+as a ``source.polled`` event with the error class and a readable message, and the poller
+goes on with the other sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas import PollStatus, SourcePolled
+from schemas.ids import article_id, canonical_url
+from services.eventlog import EventLog, EventLogError, Message
+from services.poller.config import SourceConfig
+from services.poller.core import polled_message, published_message, select_new
+from services.poller.errors import PollError
+from services.poller.fetch import Document, Fetcher, FetchResult
+from services.poller.parsers import Parsed
+from services.poller.parsers.feeds import parse_feed
+from services.poller.parsers.jsonl import parse_jsonl
+from services.poller.parsers.pages import listing_links, parse_page
+from services.poller.state import HealthBook, KnownArticles
+from services.runtime.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+PARSERS: dict[str, Callable[[Document], Parsed]] = {
+    "feed": parse_feed,
+    "page": parse_page,
+    "jsonl": parse_jsonl,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    published: str
+    polled: str
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What a poll did, for the command line and the tests (the event says the same)."""
+
+    source_id: str
+    status: PollStatus
+    http_status: int | None = None
+    items_seen: int = 0
+    new_articles: int = 0
+    updates: int = 0
+    latency_ms: float = 0.0
+    bytes: int = 0
+    error_class: str | None = None
+    error_message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    appended: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.status in (PollStatus.ERROR, PollStatus.DISABLED)
+
+    def line(self) -> str:
+        http = f"http {self.http_status}" if self.http_status is not None else "local"
+        head = f"{self.status.value:<12} {self.source_id:<28} {http:<9} items {self.items_seen:<4} new {self.new_articles:<4}"
+        tail = f" {self.latency_ms:7.0f} ms"
+        if self.error_message:
+            tail += f"  {self.error_class or 'warning'}: {self.error_message}"
+        return head + tail
+
+
+class Poller:
+    """Polls sources against one log. Create and use inside one event loop."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        topics: Topics,
+        fetcher: Fetcher,
+        *,
+        known: KnownArticles | None = None,
+        health: HealthBook | None = None,
+        clock: Clock | None = None,
+        writer: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.log = event_log
+        self.topics = topics
+        self.fetcher = fetcher
+        self.known = known or KnownArticles()
+        self.health = health or HealthBook()
+        self.clock = clock or SystemClock()
+        self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller-log")
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+    async def poll_many(
+        self, sources: Sequence[SourceConfig], *, force: bool = False
+    ) -> list[PollReport]:
+        """Poll each source once, concurrently (the fetcher's per-host limits apply)."""
+        return list(await asyncio.gather(*(self.poll(s, force=force) for s in sources)))
+
+    async def poll(self, source: SourceConfig, *, force: bool = False) -> PollReport:
+        """Poll one source once. ``force`` polls a source disabled after a 410 anyway."""
+        disabled = self.health.disabled(source.id, source.url)
+        if disabled is not None and not force:
+            return PollReport(
+                source.id,
+                PollStatus.DISABLED,
+                http_status=disabled.http_status,
+                error_class=disabled.error_class,
+                error_message=f"not polled: {disabled.error_message}",
+            )
+        polled_at = self.clock.now()
+        started = self.clock.monotonic()
+        validators = self.health.validators(source.id, source.url)
+        result: FetchResult | None = None
+        try:
+            result = await self.fetcher.fetch(source.url, validators, source.kind)
+            if result.not_modified:
+                polled = self._polled(source, polled_at, started, result, PollStatus.NOT_MODIFIED)
+                return await self._commit(source, polled, [], 0, [])
+            parsed = await self._parse(source, result)
+            selection = select_new(
+                parsed.items, source, polled_at, parsed.language, self.known.hashes
+            )
+            polled = self._polled(
+                source,
+                polled_at,
+                started,
+                result,
+                PollStatus.OK,
+                items_seen=selection.seen + parsed.skipped,
+                new_articles=len(selection.articles),
+                warning="; ".join(parsed.warnings)[:1000] or None,
+            )
+            messages = [published_message(a, self.topics.published) for a in selection.articles]
+            report = await self._commit(
+                source,
+                polled,
+                messages,
+                sum(a.is_update for a in selection.articles),
+                parsed.warnings,
+            )
+            if report.appended:
+                for article in selection.articles:
+                    self.known.add(article.article_id, article.content_hash)
+            return report
+        except PollError as exc:
+            status = PollStatus.DISABLED if exc.http_status == 410 else PollStatus.ERROR
+            message = str(exc)
+            if status is PollStatus.DISABLED:
+                message += "; source disabled: remove it or change its url to poll it again"
+            polled = self._polled(
+                source,
+                polled_at,
+                started,
+                result,
+                status,
+                http_status=exc.http_status,
+                error=(exc.error_class, message),
+                keep=validators.etag,
+                keep_lm=validators.last_modified,
+            )
+            return await self._commit(source, polled, [], 0, [])
+        except Exception as exc:  # a bug in a parser or a library: recorded, never fatal
+            log.exception("unexpected error polling %s", source.id)
+            polled = self._polled(
+                source,
+                polled_at,
+                started,
+                result,
+                PollStatus.ERROR,
+                error=(type(exc).__name__, f"unexpected error: {str(exc)[:500]}"),
+                keep=validators.etag,
+                keep_lm=validators.last_modified,
+            )
+            return await self._commit(source, polled, [], 0, [])
+
+    async def _parse(self, source: SourceConfig, result: FetchResult) -> Parsed:
+        """Parse every document; a folder survives bad files, a single document does not."""
+        if source.kind == "page" and source.follow is not None:
+            return await self._parse_listing(source, result)
+        parser = PARSERS[source.kind]
+        merged = Parsed()
+        errors: list[PollError] = []
+        for doc in result.documents:
+            try:
+                parsed = (
+                    await asyncio.to_thread(parser, doc) if len(doc.body) > 262_144 else parser(doc)
+                )
+            except PollError as exc:
+                if len(result.documents) == 1:
+                    raise
+                errors.append(exc)
+                merged.warnings.append(f"{doc.url.rsplit('/', 1)[-1]}: {exc.error_class}: {exc}")
+                continue
+            merged.items.extend(parsed.items)
+            merged.skipped += parsed.skipped
+            merged.warnings.extend(parsed.warnings)
+            merged.language = merged.language or parsed.language
+        if errors and not merged.items and len(errors) == len(result.documents):
+            raise errors[0]
+        return merged
+
+    async def _parse_listing(self, source: SourceConfig, result: FetchResult) -> Parsed:
+        assert source.follow is not None
+        merged = Parsed()
+        for doc in result.documents:
+            links = listing_links(doc, source.follow)
+            fresh = [u for u in links if article_id(url=canonical_url(u)) not in self.known]
+            merged.skipped += len(links) - len(fresh)
+            pages = await asyncio.gather(*(self._follow(u) for u in fresh), return_exceptions=True)
+            for link, page in zip(fresh, pages, strict=True):
+                if isinstance(page, BaseException):
+                    merged.warnings.append(f"{link}: {type(page).__name__}: {page}"[:300])
+                    continue
+                merged.items.extend(page.items)
+                merged.language = merged.language or page.language
+        return merged
+
+    async def _follow(self, url: str) -> Parsed:
+        doc = await self.fetcher.fetch_plain(url)
+        return await asyncio.to_thread(parse_page, doc)
+
+    def _polled(
+        self,
+        source: SourceConfig,
+        polled_at: datetime,
+        started: float,
+        result: FetchResult | None,
+        status: PollStatus,
+        *,
+        http_status: int | None = None,
+        items_seen: int = 0,
+        new_articles: int = 0,
+        error: tuple[str, str] | None = None,
+        warning: str | None = None,
+        keep: str | None = None,
+        keep_lm: str | None = None,
+    ) -> SourcePolled:
+        return SourcePolled(
+            source_id=source.id,
+            url=source.url,
+            polled_at=polled_at,
+            status=status,
+            http_status=result.http_status if result is not None else http_status,
+            latency_ms=round(max(0.0, (self.clock.monotonic() - started) * 1000), 3),
+            bytes=result.bytes if result is not None else 0,
+            items_seen=items_seen,
+            new_articles=new_articles,
+            # after a failure the old validators stay: the next poll must fetch in full
+            etag=result.validators.etag if result is not None and not error else keep,
+            last_modified=(
+                result.validators.last_modified if result is not None and not error else keep_lm
+            ),
+            error_class=error[0] if error else None,
+            error_message=error[1] if error else warning,
+        )
+
+    async def _commit(
+        self,
+        source: SourceConfig,
+        polled: SourcePolled,
+        messages: list[Message],
+        updates: int,
+        warnings: list[str],
+    ) -> PollReport:
+        report = PollReport(
+            source.id,
+            polled.status,
+            http_status=polled.http_status,
+            items_seen=polled.items_seen,
+            new_articles=polled.new_articles,
+            updates=updates,
+            latency_ms=polled.latency_ms,
+            bytes=polled.bytes,
+            error_class=polled.error_class,
+            error_message=polled.error_message,
+            warnings=list(warnings),
+        )
+        batch = [*messages, polled_message(polled, self.topics.polled)]
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer, self.log.append, batch)
+        except EventLogError as exc:
+            log.error("could not append the outcome of polling %s: %s", source.id, exc)
+            report.status = PollStatus.ERROR
+            report.error_class = type(exc).__name__
+            report.error_message = f"event log unavailable, nothing recorded: {exc}"
+            return report
+        report.appended = True
+        self.health.apply_polled(polled)
+        return report

@@ -1,0 +1,185 @@
+"""``tocsin serve poller``: schedule every source with APScheduler 3 and poll it politely.
+
+One asyncio loop holds the shared httpx client, the APScheduler ``AsyncIOScheduler`` and
+the polls. Each enabled source is one job (interval or cron trigger, with jitter;
+``max_instances=1`` so a slow poll is never doubled; ``coalesce=True`` so missed runs
+collapse into one). The first poll of each source happens at start, spread over its jitter.
+
+With several poller processes on one log, an ``Ownership`` (see ``assignment``) says which
+sources this process polls; a job for a source owned elsewhere returns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from services.eventlog import TopicPartition
+from services.poller.assignment import AllSources, Ownership, PartitionOwnership
+from services.poller.config import SourceConfig, sources_from_settings
+from services.poller.fetch import Fetcher, FetchOptions
+from services.poller.poller import Poller, PollReport, Topics
+from services.poller.state import health_since, rebuild_health, rebuild_known
+from services.runtime.bootstrap import topic
+from services.runtime.service import ServiceContext
+from services.runtime.settings import config_path
+
+log = logging.getLogger(__name__)
+
+HEALTH_WINDOW_DAYS = 7.0
+
+
+def trigger_for(source: SourceConfig) -> BaseTrigger:
+    if source.cron:
+        trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
+        trigger.jitter = int(source.jitter_s) or None
+        return trigger
+    return IntervalTrigger(
+        seconds=source.interval_s, jitter=int(source.jitter_s) or None, timezone=UTC
+    )
+
+
+class PollerService:
+    """The poller as a service: ``run()`` until stopped, or ``run_until_idle()`` = one pass."""
+
+    name = "poller"
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        sources: list[SourceConfig],
+        *,
+        options: FetchOptions | None = None,
+        ownership: Ownership | None = None,
+    ) -> None:
+        self.context = context
+        self.sources = sources
+        self.options = options or FetchOptions()
+        self.ownership = ownership
+        settings = context.settings
+        self.topics = Topics(
+            topic(settings, "articles.published"), topic(settings, "sources.polled")
+        )
+        self.reports: list[PollReport] = []
+        self.rebuild_seconds: float | None = None
+        self.published_positions: dict[TopicPartition, int] = {}
+
+    async def start_poller(self) -> Poller:
+        """State rebuilt from the log, then a poller with a fresh shared client."""
+        elog = self.context.log
+        known, seconds, positions = await asyncio.to_thread(
+            rebuild_known, elog, self.topics.published
+        )
+        self.rebuild_seconds = seconds
+        self.published_positions = positions
+        since = health_since(self.context.clock.now(), HEALTH_WINDOW_DAYS)
+        health = await asyncio.to_thread(rebuild_health, elog, self.topics.polled, since=since)
+        log.info("poller state: %d known articles (rebuilt in %.2f s)", len(known), seconds)
+        return Poller(
+            elog,
+            self.topics,
+            Fetcher(self.options),
+            known=known,
+            health=health,
+            clock=self.context.clock,
+        )
+
+    def run_until_idle(self) -> None:
+        asyncio.run(self._once())
+
+    def run(self) -> None:
+        asyncio.run(self._serve())
+
+    def _ownership(self, poller: Poller, *, scaled: bool) -> Ownership:
+        """The given ownership; else the group scheme when serving, everything for one pass."""
+        if self.ownership is not None:
+            return self.ownership
+        if not scaled:
+            return AllSources()
+        return PartitionOwnership(
+            self.context.log,
+            self.topics.polled,
+            self.topics.published,
+            health=poller.health,
+            known=poller.known,
+            published_from=self.published_positions,
+        )
+
+    async def poll_once(
+        self, sources: list[SourceConfig], *, force: bool = False
+    ) -> list[PollReport]:
+        """One pass over the given sources (``tocsin poll``); ``force`` polls disabled ones."""
+        poller = await self.start_poller()
+        try:
+            self.reports = await poller.poll_many(sources, force=force)
+            return self.reports
+        finally:
+            await poller.fetcher.aclose()
+            poller.close()
+
+    async def _once(self) -> None:
+        poller = await self.start_poller()
+        ownership = self._ownership(poller, scaled=False)
+        ownership.start()
+        try:
+            mine = [s for s in self.sources if s.enabled and ownership.owns(s.id)]
+            self.reports = await poller.poll_many(mine)
+        finally:
+            ownership.stop()
+            await poller.fetcher.aclose()
+            poller.close()
+
+    async def _serve(self) -> None:
+        poller = await self.start_poller()
+        ownership = self._ownership(poller, scaled=True)
+        ownership.start()
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+        now = datetime.now(UTC)
+        for source in self.sources:
+            if not source.enabled:
+                continue
+            first = now + timedelta(seconds=random.uniform(0, min(source.jitter_s, 5.0)))
+            scheduler.add_job(
+                self._job,
+                trigger_for(source),
+                args=[poller, ownership, source],
+                id=source.id,
+                name=f"poll {source.id}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(source.interval_s)),
+                next_run_time=first,
+            )
+        scheduler.start()
+        try:
+            while not self.context.stop.is_set():
+                await asyncio.sleep(0.2)
+        finally:
+            scheduler.shutdown(wait=False)
+            ownership.stop()
+            await poller.fetcher.aclose()
+            poller.close()
+
+    async def _job(self, poller: Poller, ownership: Ownership, source: SourceConfig) -> None:
+        if not ownership.owns(source.id):
+            return
+        report = await poller.poll(source)
+        self.reports.append(report)
+        if len(self.reports) > 1000:
+            del self.reports[:500]
+        level = logging.WARNING if report.failed else logging.INFO
+        log.log(level, "%s", report.line())
+
+
+def build(context: ServiceContext, *, origin: Path | None = None) -> PollerService:
+    """The registry's entry point: sources from the settings (or the bundled defaults)."""
+    sources = sources_from_settings(context.settings.sources, origin or config_path(None))
+    return PollerService(context, sources)

@@ -1,0 +1,179 @@
+"""The poller's memory, rebuilt from the log at start: nothing is kept anywhere else.
+
+- ``KnownArticles``: article id -> content hash of its last publication, read from
+  ``articles.published``. Each record's key is the article id and a header carries the
+  hash, so the rebuild never parses JSON (records without the header, written by another
+  producer, are decoded). See bench/poller.py for the time it takes over 1,000,000 ids.
+- ``SourceHealth``: the last ``source.polled`` per source (validators for conditional GET,
+  status, last error, whether it was disabled after a 410), read from ``sources.polled``
+  over a recent window (every poll carries the validators forward, so the last event is
+  enough; a source silent for longer than the window simply polls once unconditionally).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from schemas import PollStatus, SourcePolled
+from schemas.articles import ARTICLE_PUBLISHED
+from schemas.sources import SOURCE_POLLED
+from services.eventlog import Consumer, EventLog, Record, TopicPartition
+from services.poller.core import HASH_HEADER
+from services.poller.fetch import Validators
+
+log = logging.getLogger(__name__)
+
+
+class KnownArticles:
+    """Article id -> content hash. Thread-safe enough for one writer (plain dict ops)."""
+
+    def __init__(self) -> None:
+        self.hashes: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self.hashes
+
+    def get(self, article_id: str) -> str | None:
+        return self.hashes.get(article_id)
+
+    def add(self, article_id: str, content_hash: str) -> None:
+        self.hashes[article_id] = content_hash
+
+    def apply(self, record: Record) -> None:
+        """Take one ``articles.published`` record into account (newest wins)."""
+        value = record.header(HASH_HEADER)
+        if record.key is not None and value is not None:
+            self.hashes[record.key.decode()] = value.decode()
+            return
+        ce_type = record.header("ce_type")
+        if ce_type is not None and ce_type.decode() != ARTICLE_PUBLISHED:
+            return
+        try:
+            data = json.loads(record.value)["data"]
+            self.hashes[str(data["article_id"])] = str(data["content_hash"])
+        except (ValueError, KeyError, TypeError):
+            log.warning(
+                "skipping an unreadable record in %s[%d]@%d",
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+
+
+@dataclass
+class SourceHealth:
+    last: SourcePolled
+    last_error: SourcePolled | None = None
+    last_ok: SourcePolled | None = None
+    polls: int = 0
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.last.etag, self.last.last_modified)
+
+    @property
+    def disabled(self) -> bool:
+        return self.last.status is PollStatus.DISABLED
+
+
+@dataclass
+class HealthBook:
+    by_source: dict[str, SourceHealth] = field(default_factory=dict)
+
+    def apply_polled(self, polled: SourcePolled) -> None:
+        health = self.by_source.get(polled.source_id)
+        if health is None:
+            health = self.by_source[polled.source_id] = SourceHealth(polled)
+        health.last = polled
+        health.polls += 1
+        if polled.status in (PollStatus.ERROR, PollStatus.DISABLED):
+            health.last_error = polled
+        else:
+            health.last_ok = polled
+
+    def apply(self, record: Record) -> None:
+        ce_type = record.header("ce_type")
+        if ce_type is not None and ce_type.decode() != SOURCE_POLLED:
+            return
+        try:
+            polled = SourcePolled.model_validate(json.loads(record.value)["data"])
+        except (ValueError, KeyError, TypeError, ValidationError):
+            log.warning("skipping an unreadable source.polled record at offset %d", record.offset)
+            return
+        self.apply_polled(polled)
+
+    def validators(self, source_id: str, url: str) -> Validators:
+        """The last validators for this source, unless its URL changed since."""
+        health = self.by_source.get(source_id)
+        if health is None or health.last.url != url:
+            return Validators()
+        return health.validators
+
+    def disabled(self, source_id: str, url: str) -> SourcePolled | None:
+        """The event that disabled this source (for this URL), else None."""
+        health = self.by_source.get(source_id)
+        if health is None or not health.disabled or health.last.url != url:
+            return None
+        return health.last
+
+
+def read_to_end(
+    consumer: Consumer, tps: Sequence[TopicPartition], ends: dict[TopicPartition, int]
+) -> Iterator[Record]:
+    """Every record up to the end offsets taken before reading, then one empty poll more (a
+    broker may report end offsets per batch, below the truth)."""
+    while True:
+        records = consumer.poll(max_records=5000, timeout_s=0.05)
+        yield from records
+        if not records and all(consumer.position(tp) >= ends.get(tp, 0) for tp in tps):
+            return
+
+
+def rebuild_known(
+    event_log: EventLog, topic: str
+) -> tuple[KnownArticles, float, dict[TopicPartition, int]]:
+    """Read all of ``articles.published``: the state, the seconds it took, and the positions
+    reached (where a tail of the topic should go on from)."""
+    started = time.perf_counter()
+    known = KnownArticles()
+    ends = event_log.end_offsets([topic])
+    positions = dict(ends)
+    if any(ends.values()):
+        with event_log.consumer([topic], group=None) as consumer:
+            tps = list(consumer.assignment())
+            for record in read_to_end(consumer, tps, ends):
+                known.apply(record)
+            positions = {tp: consumer.position(tp) for tp in tps}
+    return known, time.perf_counter() - started, positions
+
+
+def rebuild_health(event_log: EventLog, topic: str, *, since: datetime | None = None) -> HealthBook:
+    """The last ``source.polled`` per source, reading from ``since`` (everything when None)."""
+    book = HealthBook()
+    ends = event_log.end_offsets([topic])
+    if not any(ends.values()):
+        return book
+    with event_log.consumer([topic], group=None) as consumer:
+        tps = list(consumer.assignment())
+        if since is not None:
+            found = event_log.offsets_for_time(topic, int(since.timestamp() * 1000))
+            for tp in tps:
+                offset = found.get(tp)
+                consumer.seek(tp, ends.get(tp, 0) if offset is None else offset)
+        for record in read_to_end(consumer, tps, ends):
+            book.apply(record)
+    return book
+
+
+def health_since(now: datetime, days: float) -> datetime:
+    return now - timedelta(days=days)
