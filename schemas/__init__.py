@@ -25,19 +25,32 @@ from schemas.articles import (
 )
 from schemas.deadletter import DeadLetter
 from schemas.envelope import CloudEvent, Payload
+from schemas.lifecycle import (
+    AlertAcknowledged,
+    AlertAssigned,
+    AlertCommented,
+    AlertReopened,
+    AlertResolved,
+)
 from schemas.registry import EVENT_CLASSES, EVENT_TYPES, decode_event, event_class_for, new_event
 from schemas.rulesets import RuleRef, RulesetActivated
 from schemas.sources import PollStatus, SourcePolled
+from schemas.subscriptions import SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated
 from schemas.topics import TOPICS, TopicSpec, topic_name
 
 __all__ = [
     "EVENT_CLASSES",
     "EVENT_TYPES",
     "TOPICS",
+    "AlertAcknowledged",
     "AlertArticle",
+    "AlertAssigned",
+    "AlertCommented",
     "AlertDelivered",
     "AlertDeliveryFailed",
     "AlertRaised",
+    "AlertReopened",
+    "AlertResolved",
     "ArticleEnriched",
     "ArticlePublished",
     "CloudEvent",
@@ -53,6 +66,9 @@ __all__ = [
     "SentenceSpan",
     "Severity",
     "SourcePolled",
+    "SubscriptionCreated",
+    "SubscriptionDeleted",
+    "SubscriptionUpdated",
     "TagHit",
     "TopicSpec",
     "decode_event",

@@ -24,8 +24,28 @@ from schemas.alerts import (
 from schemas.articles import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ArticleEnriched, ArticlePublished
 from schemas.deadletter import DEADLETTER, DeadLetter
 from schemas.envelope import CloudEvent, Payload
+from schemas.lifecycle import (
+    ALERT_ACKNOWLEDGED,
+    ALERT_ASSIGNED,
+    ALERT_COMMENTED,
+    ALERT_REOPENED,
+    ALERT_RESOLVED,
+    AlertAcknowledged,
+    AlertAssigned,
+    AlertCommented,
+    AlertReopened,
+    AlertResolved,
+)
 from schemas.rulesets import RULESET_ACTIVATED, RulesetActivated
 from schemas.sources import SOURCE_POLLED, SourcePolled
+from schemas.subscriptions import (
+    SUBSCRIPTION_CREATED,
+    SUBSCRIPTION_DELETED,
+    SUBSCRIPTION_UPDATED,
+    SubscriptionCreated,
+    SubscriptionDeleted,
+    SubscriptionUpdated,
+)
 
 
 class ArticlePublishedEvent(CloudEvent):
@@ -68,6 +88,46 @@ class DeadLetterEvent(CloudEvent):
     data: DeadLetter
 
 
+class AlertAcknowledgedEvent(CloudEvent):
+    type: Literal["tocsin.alert.acknowledged.v1"] = ALERT_ACKNOWLEDGED
+    data: AlertAcknowledged
+
+
+class AlertAssignedEvent(CloudEvent):
+    type: Literal["tocsin.alert.assigned.v1"] = ALERT_ASSIGNED
+    data: AlertAssigned
+
+
+class AlertCommentedEvent(CloudEvent):
+    type: Literal["tocsin.alert.commented.v1"] = ALERT_COMMENTED
+    data: AlertCommented
+
+
+class AlertResolvedEvent(CloudEvent):
+    type: Literal["tocsin.alert.resolved.v1"] = ALERT_RESOLVED
+    data: AlertResolved
+
+
+class AlertReopenedEvent(CloudEvent):
+    type: Literal["tocsin.alert.reopened.v1"] = ALERT_REOPENED
+    data: AlertReopened
+
+
+class SubscriptionCreatedEvent(CloudEvent):
+    type: Literal["tocsin.subscription.created.v1"] = SUBSCRIPTION_CREATED
+    data: SubscriptionCreated
+
+
+class SubscriptionUpdatedEvent(CloudEvent):
+    type: Literal["tocsin.subscription.updated.v1"] = SUBSCRIPTION_UPDATED
+    data: SubscriptionUpdated
+
+
+class SubscriptionDeletedEvent(CloudEvent):
+    type: Literal["tocsin.subscription.deleted.v1"] = SUBSCRIPTION_DELETED
+    data: SubscriptionDeleted
+
+
 EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     ArticlePublishedEvent,
     ArticleEnrichedEvent,
@@ -77,6 +137,14 @@ EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     SourcePolledEvent,
     RulesetActivatedEvent,
     DeadLetterEvent,
+    AlertAcknowledgedEvent,
+    AlertAssignedEvent,
+    AlertCommentedEvent,
+    AlertResolvedEvent,
+    AlertReopenedEvent,
+    SubscriptionCreatedEvent,
+    SubscriptionUpdatedEvent,
+    SubscriptionDeletedEvent,
 )
 
 #: type string -> envelope class
@@ -96,7 +164,15 @@ AnyEvent = Annotated[
     | AlertDeliveryFailedEvent
     | SourcePolledEvent
     | RulesetActivatedEvent
-    | DeadLetterEvent,
+    | DeadLetterEvent
+    | AlertAcknowledgedEvent
+    | AlertAssignedEvent
+    | AlertCommentedEvent
+    | AlertResolvedEvent
+    | AlertReopenedEvent
+    | SubscriptionCreatedEvent
+    | SubscriptionUpdatedEvent
+    | SubscriptionDeletedEvent,
     Field(discriminator="type"),
 ]
 _ANY_EVENT: TypeAdapter[CloudEvent] = TypeAdapter(AnyEvent)

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from schemas.alerts import ALERT_DELIVERED, ALERT_DELIVERY_FAILED, ALERT_RAISED
 from schemas.articles import ARTICLE_ENRICHED, ARTICLE_PUBLISHED
 from schemas.deadletter import DEADLETTER
+from schemas.lifecycle import (
+    ALERT_ACKNOWLEDGED,
+    ALERT_ASSIGNED,
+    ALERT_COMMENTED,
+    ALERT_REOPENED,
+    ALERT_RESOLVED,
+)
 from schemas.rulesets import RULESET_ACTIVATED
 from schemas.sources import SOURCE_POLLED
+from schemas.subscriptions import SUBSCRIPTION_CREATED, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
 
 _DAY_MS = 24 * 3600 * 1000
 
@@ -72,6 +80,32 @@ TOPICS: dict[str, TopicSpec] = {
             consumers=("notifier", "projections"),
             retention_ms=None,
             description="the outcome of every delivery attempt that ended",
+        ),
+        TopicSpec(
+            name="alerts.lifecycle",
+            partitions=3,
+            key="alert id",
+            event_types=(
+                ALERT_ACKNOWLEDGED,
+                ALERT_ASSIGNED,
+                ALERT_COMMENTED,
+                ALERT_RESOLVED,
+                ALERT_REOPENED,
+            ),
+            producers=("cli", "api"),
+            consumers=("projections", "cli", "api"),
+            retention_ms=None,
+            description="what analysts did with an alert: acknowledged, assigned, commented, resolved",
+        ),
+        TopicSpec(
+            name="subscriptions",
+            partitions=1,
+            key="subscription id",
+            event_types=(SUBSCRIPTION_CREATED, SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED),
+            producers=("api",),
+            consumers=("notifier", "projections"),
+            retention_ms=None,
+            description="subscriptions created, updated or deleted outside the config file",
         ),
         TopicSpec(
             name="sources.polled",

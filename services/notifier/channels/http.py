@@ -1,0 +1,54 @@
+"""HTTP for the webhook-style channels: one httpx client, status codes -> ``DeliveryError``."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+import httpx
+
+from services.notifier.channels.base import DeliveryError
+
+__all__ = ["post", "retry_after_seconds"]
+
+_RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str], what: str) -> int:
+    """POST once; the status code on 2xx, else ``DeliveryError`` (no URL query, no secret in it)."""
+    safe_url = httpx.URL(url).copy_with(query=None, fragment=None)
+    try:
+        response = client.post(url, content=body, headers=dict(headers))
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(
+            f"{what} {safe_url}: timed out ({type(exc).__name__})", retryable=True
+        ) from None
+    except httpx.HTTPError as exc:
+        raise DeliveryError(
+            f"{what} {safe_url}: {type(exc).__name__}: {exc}", retryable=True
+        ) from None
+    code = response.status_code
+    if 200 <= code < 300:
+        return code
+    detail = response.text[:200].replace("\n", " ")
+    raise DeliveryError(
+        f"{what} {safe_url}: HTTP {code} {detail}".rstrip(),
+        retryable=code in _RETRYABLE_STATUS,
+        retry_after=retry_after_seconds(response.headers.get("retry-after")),
+        status_code=code,
+    )

@@ -1,0 +1,70 @@
+"""Slack- and Mattermost-compatible incoming webhooks: one attachment per alert, coloured
+by severity, with the evidence as fields. Both accept this payload shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from services.notifier.channels.base import Outgoing
+from services.notifier.channels.http import post
+from services.notifier.channels.render import SEVERITY_COLOURS, alert_link, slack_escape
+from services.notifier.subscriptions import SlackChannel
+
+__all__ = ["SlackSender", "payload"]
+
+_MAX_ATTACHMENTS = 20  # Slack's limit is higher, but a digest beyond this is unreadable
+
+
+def payload(message: Outgoing, config: SlackChannel) -> dict[str, Any]:
+    attachments = []
+    for alert in message.alerts[:_MAX_ATTACHMENTS]:
+        fields = [
+            {"title": slack_escape(ev.surface), "value": slack_escape(ev.snippet), "short": False}
+            for ev in alert.evidence[:10]
+        ]
+        articles = [a for a in alert.articles if a.url]
+        attachment: dict[str, Any] = {
+            "fallback": slack_escape(f"[{alert.severity.value}] {alert.title}"),
+            "color": SEVERITY_COLOURS[alert.severity],
+            "title": slack_escape(f"[{alert.severity.value.upper()}] {alert.title}"),
+            "text": slack_escape(alert.description),
+            "fields": fields,
+            "footer": slack_escape(f"rule {alert.rule_id} · {alert.source_count} source(s)"),
+        }
+        link = alert_link(message, alert) or (articles[0].url if articles else None)
+        if link:
+            attachment["title_link"] = link
+        attachments.append(attachment)
+    more = len(message.alerts) - _MAX_ATTACHMENTS
+    text = f"{len(message.alerts)} alerts" if message.digest else ""
+    if more > 0:
+        text += f" ({more} more not shown)"
+    body: dict[str, Any] = {"text": text, "attachments": attachments}
+    if config.username:
+        body["username"] = config.username
+    if config.channel:
+        body["channel"] = config.channel
+    return body
+
+
+class SlackSender:
+    kind = "slack"
+
+    def __init__(self, config: SlackChannel, timeout_s: float) -> None:
+        self.config = config
+        self.kind = config.kind
+        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+
+    def send(self, message: Outgoing) -> int | None:
+        body = json.dumps(payload(message, self.config), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": message.idempotency_key,
+        }
+        return post(self.client, self.config.url, body, headers, self.config.kind)
+
+    def close(self) -> None:
+        self.client.close()

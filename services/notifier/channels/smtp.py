@@ -1,0 +1,84 @@
+"""Email over SMTP with the standard library: a plain-text and an HTML part (every value
+escaped), STARTTLS or implicit TLS, optional login. One message per alert or per digest.
+
+The ``Message-ID`` is derived from the idempotency key, so a mail system (or a person's
+filter) can recognise a redelivered message; ``Tocsin-Idempotency-Key`` carries it too.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from services.notifier.channels.base import DeliveryError, Outgoing
+from services.notifier.channels.render import as_html, as_text, subject
+from services.notifier.subscriptions import EmailChannel
+
+__all__ = ["EmailSender", "build_message"]
+
+
+def build_message(message: Outgoing, config: EmailChannel) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"] = subject(message)
+    mail["From"] = config.sender
+    mail["To"] = ", ".join(config.to)
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = f"<{message.idempotency_key}@tocsin.invalid>"
+    mail["Tocsin-Idempotency-Key"] = message.idempotency_key
+    mail.set_content(as_text(message))
+    mail.add_alternative(as_html(message), subtype="html")
+    return mail
+
+
+class EmailSender:
+    kind = "email"
+
+    def __init__(self, config: EmailChannel, timeout_s: float) -> None:
+        self.config = config
+        self.timeout_s = timeout_s
+
+    def send(self, message: Outgoing) -> int | None:
+        cfg = self.config
+        mail = build_message(message, cfg)
+        where = f"smtp {cfg.host}:{cfg.port}"
+        try:
+            smtp: smtplib.SMTP
+            if cfg.security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=self.timeout_s, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=self.timeout_s)
+            with smtp:
+                if cfg.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if cfg.username is not None and cfg.password is not None:
+                    smtp.login(cfg.username, cfg.password.get_secret_value())
+                refused = smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(
+                f"{where}: every recipient refused ({', '.join(exc.recipients)})", retryable=False
+            ) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"{where}: login refused ({exc.smtp_code})",
+                retryable=False,
+                status_code=exc.smtp_code,
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"{where}: {exc.smtp_code} {exc.smtp_error!r}",
+                retryable=400 <= exc.smtp_code < 500,
+                status_code=exc.smtp_code,
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {exc}", retryable=True) from None
+        # Some recipients refused (``refused`` non-empty) but others took it: not retried, the
+        # others would get it twice.
+        del refused
+        return 250
+
+    def close(self) -> None:
+        pass
