@@ -89,8 +89,13 @@ def article_id(
     raise ValueError("an article needs a URL or a guid to have an id")
 
 
-def enrichment_id(article_id: str, enricher_version: str) -> str:
-    return "enr_" + _digest(article_id, enricher_version)
+def enrichment_id(article_id: str, enricher_version: str, content_hash: str = "") -> str:
+    """One per article content and enricher version: a redelivered article gets the same id,
+    an updated one (same article id, new content hash) a new one, so it is not dropped as a
+    duplicate downstream."""
+    if not content_hash:
+        return "enr_" + _digest(article_id, enricher_version)
+    return "enr_" + _digest(article_id, enricher_version, content_hash)
 
 
 def alert_id(rule_id: str, rule_version: str, key: str) -> str:

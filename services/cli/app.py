@@ -14,6 +14,7 @@ import typer
 
 from services.cli import (
     alerts_commands,
+    enrich_commands,
     log_commands,
     poller_commands,
     rules_commands,
@@ -38,6 +39,7 @@ app.add_typer(rules_commands.app, name="rules")
 app.command("run")(run_commands.run)
 app.command("serve")(serve_commands.serve)
 poller_commands.register(app)
+app.command("enrich")(enrich_commands.enrich)
 
 
 def main() -> None:

@@ -65,8 +65,8 @@ class ApiSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration. ``sources``, ``rules`` and ``subscriptions`` are validated in
-    full by the services that own them; here they are only kept."""
+    """The whole configuration. ``sources``, ``rules``, ``subscriptions`` and ``enricher`` are
+    validated in full by the services that own them; here they are only kept."""
 
     model_config = SettingsConfigDict(
         env_prefix="TOCSIN_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=lambda: ["default"])
     subscriptions: list[dict[str, Any]] = Field(default_factory=list)
+    enricher: dict[str, Any] = Field(
+        default_factory=dict, description="extra gazetteer/taxonomy files (validated by the enricher)"
+    )
 
     def log_options(self) -> dict[str, object]:
         """The options the event log backend takes from these settings."""

@@ -40,7 +40,7 @@ from services.text.gazetteer import (
 )
 from services.text.language import Language, detect_language
 from services.text.normalise import Normalised, fold, normalise
-from services.text.schema import EnrichedFields, enriched_fields
+from services.text.schema import EnrichedFields, enriched_fields, enriched_payload
 from services.text.sentences import split_sentences
 from services.text.specs import DataFileError
 from services.text.terms import TermHit, TermMatcher, match_terms
@@ -68,6 +68,7 @@ __all__ = [
     "default_gazetteer",
     "detect_language",
     "enriched_fields",
+    "enriched_payload",
     "fold",
     "load_gazetteer",
     "load_taxonomy",

@@ -78,6 +78,7 @@ COUNTRY_LANGUAGES: tuple[str, ...] = (
 #: Curated gazetteer files shipped with the package, in load order.
 BUNDLED_FILES: tuple[str, ...] = (
     "countries.yaml",
+    "demonyms.yaml",
     "places.yaml",
     "organisations.yaml",
     "people.yaml",
@@ -217,7 +218,12 @@ def country_entries() -> list[Entry]:
         if len({code for code, _ in winners}) != 1:
             continue
         code, text = min(winners)
-        aliases[code].append(Alias(text=text, lang=lang))
+        # Names in Latin script are proper nouns written with a capital: "reunion",
+        # "chad" or "jersey" in lower case are common words, not countries.
+        case: Literal["insensitive", "capitalised"] = (
+            "capitalised" if text[:1].isascii() and text[:1].isalpha() else "insensitive"
+        )
+        aliases[code].append(Alias(text=text, lang=lang, case=case))
     entries = []
     for country in countries:
         entries.append(

@@ -244,6 +244,11 @@ _TURKIC_SUFFIXES = (
 _ENGLISH_PLURAL = ("", "s")
 
 _STRIP_FINAL = ("а", "я", "ь", "й")
+_PLURAL_DEMONYM = ("ане", "яне")
+_NEUTER_FINALS = ("ие", "ье")
+_FIXING_WORDS = frozenset(
+    {"по", "в", "во", "на", "о", "об", "для", "с", "со", "при", "за", "к", "от", "из"}
+)
 _ADJ_FINALS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", "ие", "ій", "а")
 _MIN_STEM = 4
 _MAX_KEYS = 120
@@ -310,6 +315,13 @@ def script_language(text: str) -> str:
 
 
 def _slavic_inner_forms(word: str) -> tuple[str, ...]:
+    if word.endswith(_NEUTER_FINALS) and len(word) - 1 >= _MIN_STEM:
+        # "совещание" -> "совещания", "совещанию"...; "-ие" may also be a plural adjective
+        # ("новые", "русские"), so both readings are kept
+        stem = word[:-1]
+        nouns = [stem + e for e in _folded_set(_NOUN_ENDINGS)]
+        adjectives = [word[:-2] + e for e in _folded_set(_ADJ_ENDINGS)] if word[-2] == "и" else []
+        return tuple(dict.fromkeys([word, *nouns, *adjectives]))
     for final in _ADJ_FINALS:
         if word.endswith(final) and len(word) - len(final) >= 3:
             stem = word[: -len(final)]
@@ -330,6 +342,9 @@ def _slavic(folded: str, adjective: bool) -> Iterator[Pattern]:
         last_key, tails = last[:-2], _RU_TAILS
     elif last.endswith(_STRIP_FINAL) and len(last) - 1 >= _MIN_STEM:
         last_key, tails = last[:-1], _RU_TAILS
+    elif last.endswith((*_PLURAL_DEMONYM, *_NEUTER_FINALS)) and len(last) - 1 >= _MIN_STEM:
+        # "россияне" -> россиян, россиянам; "соглашение" -> соглашения, соглашением
+        last_key, tails = last[:-1], _RU_TAILS
     elif len(last) >= _MIN_STEM:
         last_key, tails = last, _RU_TAILS
     else:
@@ -337,7 +352,12 @@ def _slavic(folded: str, adjective: bool) -> Iterator[Pattern]:
     if len(words) == 1:
         yield Pattern(last_key, tails)
         return
-    inner = [_slavic_inner_forms(w) for w in words[:-1]]
+    # Only the head of a name inflects: the words from the first preposition or conjunction
+    # on ("... по взаимодействию и мерам доверия в Азии") keep their form.
+    fixed_from = next((i for i, w in enumerate(words) if i > 0 and w in _FIXING_WORDS), len(words))
+    if fixed_from < len(words):
+        last_key, tails = last, _EXACT
+    inner = [_slavic_inner_forms(w) if i < fixed_from else (w,) for i, w in enumerate(words[:-1])]
     for count, combo in enumerate(product(*inner), start=1):
         yield Pattern(" ".join((*combo, last_key)), tails)
         if count >= _MAX_KEYS:

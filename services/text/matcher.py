@@ -5,6 +5,15 @@ of aliases, so the gazetteer can grow (users' entries, 50,000 padding aliases in
 bench) without slowing the enricher. Every pattern (entity aliases, ignored phrases, tag
 keywords, context cues, users' terms) is a key; a key maps to the references that use it.
 
+Why the automaton is cut by script: pyahocorasick finds a node's child by a linear search,
+and the root of an automaton holding Latin, Cyrillic, Armenian, Arabic and Chinese keys has
+hundreds of children, visited at almost every character of the text. The keys are
+therefore split into one automaton per script block (ASCII, Cyrillic, Armenian, Arabic
+and the rest) by their first non-ASCII character. A key can only occur in a text that
+holds that character's block, so a text is scanned by the ASCII automaton and by those of
+the blocks it contains: an English article (ASCII once folded) by one small automaton.
+The cost per character still does not grow with the number of keys.
+
 A raw automaton hit becomes a ``Hit`` only when:
 
 - it starts a word (the folded character before it is not a letter or digit), except for
@@ -33,6 +42,32 @@ CASE_CAPITALISED = 1
 CASE_UPPER = 2
 
 _WORD_TAIL = re.compile(r"[^\W_]*")
+
+#: Script blocks with an automaton of their own (besides ASCII and "the rest").
+_BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("cyrillic", re.compile("[\u0400-\u052f]")),
+    ("armenian", re.compile("[\u0530-\u058f\ufb13-\ufb17]")),
+    ("arabic", re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")),
+)
+_OTHER = "other"
+_ASCII = "ascii"
+
+
+def _first_non_ascii(key: str) -> str | None:
+    for ch in key:
+        if not ch.isascii():
+            return ch
+    return None
+
+
+def _block_of(ch: str | None) -> str:
+    """The automaton a key goes to: that of its first non-ASCII character's block."""
+    if ch is None:
+        return _ASCII
+    for name, pattern in _BLOCKS:
+        if pattern.match(ch):
+            return name
+    return _OTHER
 
 
 def _unbounded(ch: str) -> bool:
@@ -78,7 +113,9 @@ class Matcher:
 
     def __init__(self) -> None:
         self._patterns: dict[str, list[tuple[frozenset[str] | None, Ref]]] = {}
-        self._automaton: ahocorasick.Automaton | None = None
+        self._ascii: ahocorasick.Automaton | None = None
+        # (characters one of which a text must hold, automaton) per non-ASCII block
+        self._gated: list[tuple[re.Pattern[str], ahocorasick.Automaton]] = []
 
     def add(self, patterns: Iterable[Pattern], ref: Ref) -> None:
         for pattern in patterns:
@@ -90,20 +127,47 @@ class Matcher:
         return len(self._patterns)
 
     def build(self) -> Matcher:
-        automaton = ahocorasick.Automaton()
+        automata: dict[str, ahocorasick.Automaton] = {}
+        gates: dict[str, set[str]] = {}
         for key, refs in self._patterns.items():
             value: _Value = (len(key), _unbounded(key[0]), tuple(dict.fromkeys(refs)))
-            automaton.add_word(key, value)
-        if len(self._patterns):
+            first = _first_non_ascii(key)
+            block = _block_of(first)
+            if block not in automata:
+                automata[block] = ahocorasick.Automaton()
+            automata[block].add_word(key, value)
+            if first is not None:
+                gates.setdefault(block, set()).add(first)
+        for automaton in automata.values():
             automaton.make_automaton()
-            self._automaton = automaton
+        self._ascii = automata.pop(_ASCII, None)
+        self._gated = [
+            (re.compile("[" + "".join(re.escape(c) for c in sorted(gates[name])) + "]"), automaton)
+            for name, automaton in automata.items()
+        ]
         return self
+
+    def _automata_for(self, text: str) -> list[ahocorasick.Automaton]:
+        chosen = [] if self._ascii is None else [self._ascii]
+        if text.isascii():
+            return chosen
+        for gate, automaton in self._gated:
+            if gate.search(text) is not None:
+                chosen.append(automaton)
+        return chosen
 
     def scan(self, norm: Normalised) -> list[Hit]:
         """Every checked hit in ``norm``, overlapping ones included, in text order."""
-        automaton = self._automaton
-        if automaton is None:
+        automata = self._automata_for(norm.text)
+        if not automata:
             return []
+        if len(automata) == 1:
+            return self._scan(automata[0], norm)
+        hits = [hit for automaton in automata for hit in self._scan(automaton, norm)]
+        hits.sort(key=lambda h: (h.nstart, h.nend))
+        return hits
+
+    def _scan(self, automaton: ahocorasick.Automaton, norm: Normalised) -> list[Hit]:
         text = norm.text
         original = norm.original
         identity = norm.starts is None

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Literal, TypedDict, cast
 
 from schemas.articles import (
+    ArticleEnriched,
+    ArticlePublished,
     EntityMention,
     LanguageGuess,
     MentionedEntity,
@@ -21,7 +23,7 @@ from schemas.articles import (
 )
 from services.text.analysis import Analysis
 
-__all__ = ["EnrichedFields", "enriched_fields"]
+__all__ = ["EnrichedFields", "enriched_fields", "enriched_payload"]
 
 _Kind = Literal["country", "place", "organisation", "person"]
 _Form = Literal["name", "adjective"]
@@ -68,4 +70,51 @@ def enriched_fields(analysis: Analysis) -> EnrichedFields:
         ),
         countries=analysis.countries,
         tags=tuple(TagHit(id=tag.id, terms=tag.terms) for tag in analysis.tags),
+    )
+
+
+def enriched_payload(
+    analysis: Analysis, article: ArticlePublished, version: str
+) -> ArticleEnriched:
+    """The ``ArticleEnriched`` payload in one validation call.
+
+    Same result as ``ArticleEnriched(article=..., enricher_version=..., **enriched_fields(a))``
+    at about two thirds of the cost: the nested parts are validated from plain data inside
+    pydantic's core instead of being built one Python call at a time (an article has dozens
+    of sentence spans and mentions).
+    """
+    language = analysis.language
+    return ArticleEnriched.model_validate(
+        {
+            "article": article,
+            "enricher_version": version,
+            "analysed_text": analysis.text,
+            "language": {
+                "code": language.code,
+                "confidence": round(language.confidence, 4),
+                "hint": language.hint,
+            },
+            "sentences": [{"start": s, "end": e} for s, e in analysis.sentences],
+            "entities": [
+                {
+                    "id": hit.id,
+                    "kind": hit.kind,
+                    "name": hit.name,
+                    "countries": hit.countries,
+                    "mentions": [
+                        {
+                            "start": m.start,
+                            "end": m.end,
+                            "sentence": m.sentence,
+                            "surface": m.surface,
+                            "form": m.form,
+                        }
+                        for m in hit.mentions
+                    ],
+                }
+                for hit in analysis.entities
+            ],
+            "countries": analysis.countries,
+            "tags": [{"id": tag.id, "terms": tag.terms} for tag in analysis.tags],
+        }
     )

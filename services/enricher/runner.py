@@ -1,0 +1,77 @@
+"""``build(context)``: the enricher as a consumer of ``articles.published``.
+
+The consumer group is named after the enricher version (``enricher.<version>``). A new
+version (new code or new gazetteer data) therefore starts a new group, which reads
+``articles.published`` from the beginning and re-enriches history under its own version
+and ids, while the live version's group runs on. Several processes of one version share
+the group and split the partitions between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from schemas import CloudEvent
+from services.enricher.core import Enricher
+from services.enricher.settings import EnricherSettings, build_enricher
+from services.eventlog import Record
+from services.runtime.bootstrap import topic
+from services.runtime.loop import ConsumerLoop, Emit, Handler, LoopSettings
+from services.runtime.service import ConsumerService, ServiceContext
+from services.runtime.settings import ConfigError, Settings
+
+__all__ = ["build", "enricher_settings", "group_name", "handler"]
+
+NAME = "enricher"
+
+
+def group_name(enricher: Enricher) -> str:
+    """The consumer group of this enricher version."""
+    return f"{NAME}.{enricher.version}"
+
+
+def handler(enricher: Enricher, enriched_topic: str) -> Handler:
+    """The loop's handler: one published article -> one enriched article, keyed by article id."""
+
+    def handle(event: CloudEvent, record: Record) -> Iterable[Emit]:
+        out = enricher.enrich(event)
+        return [Emit(enriched_topic, out.data.article.article_id, out)]
+
+    return handle
+
+
+def enricher_settings(cfg: Settings) -> EnricherSettings:
+    """The ``enricher:`` section of the settings, validated here (its owner)."""
+    try:
+        return EnricherSettings.model_validate(cfg.enricher)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"enricher.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(problems) from exc
+
+
+def build(context: ServiceContext, settings: EnricherSettings | None = None) -> ConsumerService:
+    """The enricher service; ``settings`` override the configuration's ``enricher:`` section."""
+    cfg = context.settings
+    enricher = build_enricher(settings or enricher_settings(cfg))
+    runtime = cfg.runtime
+    loop = ConsumerLoop(
+        context.log,
+        group=group_name(enricher),
+        topics=[topic(cfg, "articles.published")],
+        handler=handler(enricher, topic(cfg, "articles.enriched")),
+        deadletter_topic=topic(cfg, "deadletter"),
+        stop=context.stop,
+        settings=LoopSettings(
+            batch_size=runtime.batch_size,
+            poll_timeout_s=runtime.poll_timeout_s,
+            retry_initial_s=runtime.retry_initial_s,
+            retry_max_s=runtime.retry_max_s,
+        ),
+        metrics=context.metrics,
+        source=enricher.source,
+    )
+    return ConsumerService(NAME, loop)
