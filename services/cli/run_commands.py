@@ -4,9 +4,10 @@ Each service runs in its own thread with its own consumer(s); they share the ope
 (the SQLite backend is thread-safe, and each consumer has its own connection). A status
 line every ``--status-every`` seconds shows what flowed and the lag per consumer group.
 
-``--until-idle`` runs the pipeline in order (poller, enricher, rules, notifier, the read
-side) as batch jobs, again and again until a whole pass appends nothing new: every source
-polled once and every consumer caught up. Tests, benchmarks and cron jobs use it.
+``--until-idle`` polls every source once, then runs the consumers in pipeline order
+(enricher, rules, notifier, the read side) as batch jobs, pass after pass, until a whole
+pass appends nothing new: every consumer has caught up. Tests, benchmarks and cron jobs
+use it.
 """
 
 from __future__ import annotations
@@ -66,16 +67,22 @@ def run(
 
 
 def _run_until_idle(elog: EventLog, services: list[Service], stop: threading.Event) -> int:
+    """The poller polls every source once; the consumers then run in pipeline order, pass
+    after pass, until a whole pass appends nothing (every consumer has caught up)."""
+    producers = [s for s in services if s.name == "poller"]
+    consumers = [s for s in services if s.name != "poller"]
+    for service in producers:
+        service.run_until_idle()
     passes = 0
     while not stop.is_set():
         before = sum(elog.end_offsets().values())
-        for service in services:
+        for service in consumers:
             if stop.is_set():
                 break
             service.run_until_idle()
         passes += 1
         if sum(elog.end_offsets().values()) == before:
-            return passes
+            break
     return passes
 
 
