@@ -12,6 +12,7 @@ from services.runtime.service import ServiceFactory
 
 #: service name -> "module:function" building it from a ServiceContext
 SERVICES: dict[str, str] = {
+    "api": "services.api.runner:build",
     "enricher": "services.enricher.runner:build",
     "notifier": "services.notifier.runner:build",
     "poller": "services.poller.runner:build",

@@ -17,6 +17,7 @@ from services.cli import (
     enrich_commands,
     log_commands,
     poller_commands,
+    projections_commands,
     rules_commands,
     run_commands,
     schema_commands,
@@ -36,6 +37,7 @@ app.add_typer(log_commands.app, name="log")
 app.add_typer(alerts_commands.app, name="alerts")
 app.add_typer(schema_commands.app, name="schemas")
 app.add_typer(rules_commands.app, name="rules")
+app.add_typer(projections_commands.app, name="projections")
 app.command("run")(run_commands.run)
 app.command("serve")(serve_commands.serve)
 poller_commands.register(app)

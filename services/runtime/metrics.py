@@ -51,6 +51,31 @@ BATCH_SECONDS = MetricDef(
     "tocsin_batch_seconds", "histogram", "time to process and commit one batch", ("group",)
 )
 
+# The read side: what the API's /metrics reports from the read model and the log itself
+# (services/api/metrics.py), so they count the whole pipeline, whichever process did it.
+ARTICLES_PUBLISHED = MetricDef(
+    "tocsin_articles_published_total", "counter", "articles published on the log"
+)
+ARTICLES_ENRICHED = MetricDef("tocsin_articles_enriched_total", "counter", "articles enriched")
+ALERTS_RAISED = MetricDef("tocsin_alerts_raised_total", "counter", "alerts raised (distinct ids)")
+ALERTS_BY_STATUS = MetricDef("tocsin_alerts", "gauge", "alerts by status", ("status",))
+DELIVERIES = MetricDef(
+    "tocsin_deliveries_total", "counter", "delivery outcomes (ok, failed)", ("outcome",)
+)
+POLL_ERRORS = MetricDef("tocsin_poll_errors_total", "counter", "polls that ended in an error")
+DEADLETTERS = MetricDef("tocsin_deadletters_total", "counter", "records on the dead-letter topic")
+CONSUMER_LAG = MetricDef(
+    "tocsin_consumer_lag", "gauge", "records a group has yet to process", ("group", "topic")
+)
+LOG_END_OFFSET = MetricDef(
+    "tocsin_log_end_offset", "gauge", "next offset of a topic, summed over partitions", ("topic",)
+)
+ALERT_LATENCY = MetricDef(
+    "tocsin_alert_latency_seconds",
+    "histogram",
+    "from an article's arrival on the log to the first raise of an alert on it",
+)
+
 ALL: tuple[MetricDef, ...] = (
     RECORDS_CONSUMED,
     RECORDS_PRODUCED,
@@ -58,6 +83,16 @@ ALL: tuple[MetricDef, ...] = (
     RETRIES,
     REBALANCES,
     BATCH_SECONDS,
+    ARTICLES_PUBLISHED,
+    ARTICLES_ENRICHED,
+    ALERTS_RAISED,
+    ALERTS_BY_STATUS,
+    DELIVERIES,
+    POLL_ERRORS,
+    DEADLETTERS,
+    CONSUMER_LAG,
+    LOG_END_OFFSET,
+    ALERT_LATENCY,
 )
 
 LabelValues = tuple[tuple[str, str], ...]
@@ -96,6 +131,15 @@ class Metrics:
         """The sum over every label combination."""
         with self._lock:
             return sum(v for (name, _), v in self._values.items() if name == metric.name)
+
+    def snapshot(
+        self,
+    ) -> tuple[
+        dict[tuple[str, LabelValues], float], dict[tuple[str, LabelValues], tuple[int, float]]
+    ]:
+        """Copies of every counter and histogram (for an exporter)."""
+        with self._lock:
+            return dict(self._values), dict(self._hist)
 
     def histogram(self, metric: MetricDef, **labels: str) -> tuple[int, float]:
         with self._lock:

@@ -59,9 +59,31 @@ class RuntimeSettings(_Section):
     retry_max_s: float = Field(default=30.0, gt=0)
 
 
+ApiScope = Literal["read", "write"]
+
+
+class ApiToken(_Section):
+    """A bearer token for the API; ``name`` is who acts in the lifecycle events it appends."""
+
+    name: str = Field(min_length=1, max_length=200)
+    token: SecretStr = Field(min_length=16, description="at least 16 characters; use ${ENV}")
+    scopes: tuple[ApiScope, ...] = ("read", "write")
+
+
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)
+    read_model: Path = Field(default=Path("./data/read.db"), description="the read-model database")
+    public_read: bool = Field(default=False, description="GETs need no token")
+    allow_private_urls: bool = Field(
+        default=False,
+        description="webhook URLs may point at private, loopback or link-local addresses",
+    )
+    tokens: tuple[ApiToken, ...] = ()
+    projections_group: str = Field(default="projections", min_length=1)
+    sse_ping_s: float = Field(
+        default=15.0, gt=0, description="keep-alive interval of the SSE stream"
+    )
 
 
 class Settings(BaseSettings):
@@ -83,7 +105,8 @@ class Settings(BaseSettings):
     rules: list[str] = Field(default_factory=lambda: ["default"])
     subscriptions: list[dict[str, Any]] = Field(default_factory=list)
     enricher: dict[str, Any] = Field(
-        default_factory=dict, description="extra gazetteer/taxonomy files (validated by the enricher)"
+        default_factory=dict,
+        description="extra gazetteer/taxonomy files (validated by the enricher)",
     )
 
     def log_options(self) -> dict[str, object]:

@@ -18,7 +18,9 @@ WIRING = {"cli", "registry"}
 
 def _packages() -> list[str]:
     return sorted(
-        p.name for p in (ROOT / "services").iterdir() if p.is_dir() and (p / "__init__.py").is_file()
+        p.name
+        for p in (ROOT / "services").iterdir()
+        if p.is_dir() and (p / "__init__.py").is_file()
     )
 
 

@@ -42,7 +42,9 @@ def test_guid_ids_are_scoped_to_their_source() -> None:
 
 def test_derived_ids_depend_on_every_part() -> None:
     assert enrichment_id("art_1", "v1") != enrichment_id("art_1", "v2")
-    assert enrichment_id("art_1", "v1", "hash-a") != enrichment_id("art_1", "v1", "hash-b"), "an update"
+    assert enrichment_id("art_1", "v1", "hash-a") != enrichment_id("art_1", "v1", "hash-b"), (
+        "an update"
+    )
     assert enrichment_id("art_1", "v1", "hash-a") == enrichment_id("art_1", "v1", "hash-a")
     assert alert_id("r", "1", "art_1") != alert_id("r", "2", "art_1")
     assert alert_id("ab", "c", "k") != alert_id("a", "bc", "k"), (

@@ -1,0 +1,63 @@
+"""What routes get from the app: the reader, the log writer, the clock. No globals: all of it
+hangs off ``app.state``, set by ``create_app``."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from schemas import CloudEvent
+from services.api.reader import Reader
+from services.api.settings import ApiConfig
+from services.eventlog import EventLog
+from services.eventlog.codec import encode
+from services.projections.queries import BadCursor
+from services.runtime.bootstrap import topic
+from services.runtime.clock import Clock
+from services.runtime.settings import Settings
+
+
+@dataclass
+class AppState:
+    config: ApiConfig
+    settings: Settings
+    log: EventLog
+    reader: Reader
+    clock: Clock
+
+    def append(self, base_topic: str, key: str, event: CloudEvent) -> None:
+        """One event, whole or not at all (the event is validated before this is called)."""
+        self.log.append([encode(event, topic=topic(self.settings, base_topic), key=key)])
+
+
+def state(request: Request) -> AppState:
+    s: AppState = request.app.state.tocsin
+    return s
+
+
+def db(request: Request) -> sqlite3.Connection:
+    return state(request).reader.conn()
+
+
+def now_ms(request: Request) -> int:
+    moment: datetime = state(request).clock.now()
+    return int(moment.timestamp() * 1000)
+
+
+def not_found(what: str, ident: str) -> HTTPException:
+    return HTTPException(404, detail={"error": "not_found", "message": f"no {what} {ident!r}"})
+
+
+def bad_query(field: str, exc: Exception | str) -> HTTPException:
+    detail: list[dict[str, Any]] = [
+        {"loc": ["query", field], "msg": str(exc), "type": "value_error"}
+    ]
+    return HTTPException(422, detail=detail)
+
+
+def cursor_error(exc: BadCursor) -> HTTPException:
+    return bad_query("cursor", exc)

@@ -1,0 +1,74 @@
+"""Operations: Prometheus metrics, liveness, readiness, and the live alert stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sse_starlette.sse import EventSourceResponse
+
+from services.api.auth import require_read
+from services.api.deps import AppState, state
+from services.api.feed import sse_message
+
+router = APIRouter(tags=["operations"])
+State = Annotated[AppState, Depends(state)]
+
+
+@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(require_read)])
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the read model and the log answer")
+def readyz(st: State) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    ok = True
+    try:
+        st.reader.conn().execute("SELECT count(*) FROM tracking").fetchone()
+        checks["read_model"] = "ok"
+    except Exception as exc:
+        ok, checks["read_model"] = False, f"error: {type(exc).__name__}"
+    try:
+        st.log.list_topics()
+        checks["log"] = "ok"
+    except Exception as exc:
+        ok, checks["log"] = False, f"error: {type(exc).__name__}"
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+@router.get(
+    "/stream/alerts",
+    summary="Server-sent events: `alert` for each alert raised, `lifecycle` for each ack/assign/comment/resolve",
+    dependencies=[Depends(require_read)],
+    tags=["alerts"],
+)
+async def stream_alerts(request: Request) -> EventSourceResponse:
+    feed = request.app.state.feed
+    queue = feed.subscribe()
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        try:
+            yield {"event": "ready", "data": "{}"}
+            while True:
+                item = await queue.get()
+                yield sse_message(item)
+        except asyncio.CancelledError:
+            raise
+        finally:
+            feed.unsubscribe(queue)
+
+    return EventSourceResponse(
+        events(), ping=request.app.state.config.sse_ping_s, headers={"Cache-Control": "no-store"}
+    )

@@ -1,0 +1,134 @@
+// Tocsin dashboard: live alerts over SSE, acknowledge / resolve buttons, sign-in.
+// Untrusted text (titles, sources) only ever goes through textContent, never innerHTML.
+"use strict";
+
+(function () {
+  const STATUS_AFTER = { acknowledged: (s) => (s === "open" ? "acknowledged" : s), resolved: () => "resolved", reopened: () => "open" };
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    td.textContent = text;
+    return td;
+  }
+
+  function button(action, label) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.action = action;
+    b.textContent = label;
+    return b;
+  }
+
+  function alertRow(a) {
+    const tr = document.createElement("tr");
+    tr.dataset.alertId = a.alert_id;
+    tr.className = "new sev-" + a.severity;
+    tr.appendChild(cell(a.raised_at || ""));
+    tr.appendChild(cell(a.severity, "sev"));
+    tr.appendChild(cell(a.rule_id));
+    const title = cell("", "title");
+    const link = document.createElement("a");
+    link.href = "/ui/alerts/" + encodeURIComponent(a.alert_id);
+    link.textContent = a.title;
+    title.appendChild(link);
+    tr.appendChild(title);
+    tr.appendChild(cell((a.countries || []).join(", ")));
+    tr.appendChild(cell((a.sources || []).join(", ")));
+    const status = cell(a.status || "open", "status");
+    status.dataset.status = a.status || "open";
+    tr.appendChild(status);
+    const actions = cell("", "actions");
+    actions.appendChild(button("ack", "Acknowledge"));
+    actions.appendChild(document.createTextNode(" "));
+    actions.appendChild(button("resolve", "Resolve"));
+    tr.appendChild(actions);
+    return tr;
+  }
+
+  function setStatus(alertId, kind) {
+    const change = STATUS_AFTER[kind];
+    if (!change) return;
+    document.querySelectorAll("[data-alert-id]").forEach((el) => {
+      if (el.dataset.alertId !== alertId) return;
+      el.querySelectorAll(".status").forEach((s) => {
+        const next = change(s.dataset.status);
+        s.dataset.status = next;
+        s.textContent = next;
+      });
+    });
+  }
+
+  function follow() {
+    const table = document.querySelector("#alerts tbody");
+    const detail = document.querySelector("article.alert");
+    if (!table && !detail) return;
+    const live = document.getElementById("live");
+    const source = new EventSource("/stream/alerts");
+    source.addEventListener("ready", () => { if (live) { live.dataset.state = "open"; live.textContent = "live"; } });
+    source.addEventListener("error", () => { if (live) { live.dataset.state = "retrying"; live.textContent = "live: reconnecting"; } });
+    source.addEventListener("alert", (e) => {
+      const a = JSON.parse(e.data);
+      if (!table) return;
+      const old = table.querySelector('tr[data-alert-id="' + CSS.escape(a.alert_id) + '"]');
+      const row = alertRow(a);
+      if (old) {
+        const s = old.querySelector(".status");
+        if (s && s.dataset.status !== "resolved") { row.querySelector(".status").dataset.status = s.dataset.status; row.querySelector(".status").textContent = s.dataset.status; }
+        old.replaceWith(row);
+      } else {
+        table.insertBefore(row, table.firstChild);
+      }
+      const empty = document.getElementById("no-alerts");
+      if (empty) empty.remove();
+    });
+    source.addEventListener("lifecycle", (e) => {
+      const l = JSON.parse(e.data);
+      setStatus(l.alert_id, l.kind);
+    });
+  }
+
+  async function act(alertId, action, btn) {
+    btn.disabled = true;
+    try {
+      const r = await fetch("/alerts/" + encodeURIComponent(alertId) + "/" + action, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: "{}",
+      });
+      if (r.status === 401) { window.location.href = "/ui/login"; return; }
+      if (!r.ok) {
+        const body = await r.json().catch(() => ({}));
+        btn.title = (body.detail && body.detail.message) || ("failed: HTTP " + r.status);
+        btn.classList.add("failed");
+      }
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  document.addEventListener("click", (e) => {
+    const btn = e.target.closest("button[data-action]");
+    if (!btn) return;
+    const holder = btn.closest("[data-alert-id]");
+    if (holder) act(holder.dataset.alertId, btn.dataset.action, btn);
+  });
+
+  function login() {
+    const form = document.getElementById("login");
+    if (!form) return;
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const r = await fetch("/ui/session", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token: form.elements.token.value }),
+      });
+      if (r.ok) { window.location.href = "/ui"; return; }
+      const err = document.getElementById("login-error");
+      err.hidden = false;
+      err.textContent = "That token is not valid.";
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { follow(); login(); });
+})();

@@ -1,0 +1,605 @@
+"""Reading the read model: the queries the API and the dashboard serve, as plain dicts.
+
+Lists are newest first with keyset pagination: a page returns ``next_cursor``, an opaque
+token holding the sort key of its last row, and the next request continues strictly after
+it (stable under concurrent inserts, and as fast on page 1000 as on page 1). Every filter
+is a bound parameter; user text reaches FTS5 only as quoted phrases (``fts_query``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+STATUSES = ("open", "acknowledged", "resolved")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+class BadCursor(ValueError):
+    """A pagination cursor this code did not make."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def iso(value: int | None) -> str | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_ms(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def encode_cursor(*parts: int | str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("cursor: not a cursor from this API") from exc
+    if (
+        not isinstance(parts, list)
+        or len(parts) != len(kinds)
+        or not all(type(p) is k for p, k in zip(parts, kinds, strict=True))
+    ):
+        raise BadCursor("cursor: not a cursor for this list")
+    return parts
+
+
+def fts_query(text: str) -> str | None:
+    """User text as an FTS5 query: every word a quoted phrase (all must match); a trailing
+    ``*`` keeps prefix search. Operators and syntax in the text are searched, not obeyed."""
+    terms = []
+    for raw in text.split():
+        word = raw.rstrip("*")
+        if word:
+            terms.append('"' + word.replace('"', '""') + '"' + ("*" if raw != word else ""))
+    return " ".join(terms) or None
+
+
+# --------------------------------------------------------------------------- alerts
+
+_ALERT_COLUMNS = (
+    "a.alert_id, a.rule_id, a.rule_version, a.severity, a.title, a.status, a.assignee,"
+    " a.revision, a.source_count, a.sources, a.raised_ms, a.updated_ms, a.first_seen_ms,"
+    " a.last_seen_ms, a.labels,"
+    " (SELECT group_concat(country, ',') FROM"
+    "   (SELECT DISTINCT country FROM alert_countries c WHERE c.alert_id = a.alert_id"
+    "    ORDER BY country)) AS countries"
+)
+
+
+def _alert_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "alert_id": row["alert_id"],
+        "rule_id": row["rule_id"],
+        "rule_version": row["rule_version"],
+        "severity": row["severity"],
+        "title": row["title"],
+        "status": row["status"],
+        "assignee": row["assignee"],
+        "revision": row["revision"],
+        "source_count": row["source_count"],
+        "sources": json.loads(row["sources"]),
+        "countries": row["countries"].split(",") if row["countries"] else [],
+        "labels": json.loads(row["labels"]),
+        "raised_at": iso(row["raised_ms"]),
+        "updated_at": iso(row["updated_ms"]),
+        "first_seen": iso(row["first_seen_ms"]),
+        "last_seen": iso(row["last_seen_ms"]),
+    }
+
+
+def list_alerts(
+    conn: sqlite3.Connection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rules: Sequence[str] = (),
+    min_severity: str | None = None,
+    severities: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    country: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Alerts by time raised, newest first."""
+    where: list[str] = []
+    args: list[Any] = []
+    # With a country, walk that country's index (already in time order) and join.
+    source = "alerts a"
+    key = "a"
+    if country:
+        source = "alert_countries k JOIN alerts a ON a.alert_id = k.alert_id"
+        key = "k"
+        where.append("k.country = ?")
+        args.append(country.upper())
+    if since is not None:
+        where.append(f"{key}.raised_ms >= ?")
+        args.append(to_ms(since))
+    if until is not None:
+        where.append(f"{key}.raised_ms < ?")
+        args.append(to_ms(until))
+    if rules:
+        where.append(f"a.rule_id IN ({','.join('?' * len(rules))})")
+        args.extend(rules)
+    if min_severity:
+        where.append("a.severity_rank >= ?")
+        args.append(SEVERITIES.index(min_severity))
+    if severities:
+        where.append(f"a.severity IN ({','.join('?' * len(severities))})")
+        args.extend(severities)
+    if statuses:
+        where.append(f"a.status IN ({','.join('?' * len(statuses))})")
+        args.extend(statuses)
+    if cursor:
+        raised, alert = decode_cursor(cursor, (int, str))
+        where.append(f"({key}.raised_ms, {key}.alert_id) < (?, ?)")
+        args.extend((raised, alert))
+    sql = (
+        f"SELECT {_ALERT_COLUMNS} FROM {source}"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {key}.raised_ms DESC, {key}.alert_id DESC LIMIT ?"
+    )
+    rows = conn.execute(sql, (*args, limit + 1)).fetchall()
+    items = [_alert_row(r) for r in rows[:limit]]
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = encode_cursor(last["raised_ms"], last["alert_id"])
+    return Page(items, nxt)
+
+
+def get_alert(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {_ALERT_COLUMNS}, a.description, a.key, a.articles, a.evidence,"
+        " a.ruleset_version, a.acknowledged_by, a.resolved_by, a.reopened"
+        " FROM alerts a WHERE a.alert_id = ?",
+        (alert_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    out = _alert_row(row)
+    out.update(
+        description=row["description"],
+        key=row["key"],
+        ruleset_version=row["ruleset_version"],
+        acknowledged_by=row["acknowledged_by"],
+        resolved_by=row["resolved_by"],
+        reopened=row["reopened"],
+        articles=json.loads(row["articles"]),
+        evidence=json.loads(row["evidence"]),
+        history=[
+            {"at": iso(at), "kind": kind, "by": actor, "detail": detail, "revision": rev}
+            for at, kind, actor, detail, rev in conn.execute(
+                "SELECT at_ms, kind, actor, detail, revision FROM alert_events"
+                " WHERE alert_id = ? ORDER BY at_ms, event_id",
+                (alert_id,),
+            )
+        ],
+    )
+    return out
+
+
+def alert_exists(conn: sqlite3.Connection, alert_id: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone() is not None
+    )
+
+
+# --------------------------------------------------------------------------- articles
+
+_ARTICLE_COLUMNS = (
+    "a.id, a.article_id, a.source_id, a.url, a.title, a.summary, a.language, a.language_hint,"
+    " a.published_ms, a.fetched_ms, a.countries, a.tags, a.entities, a.enricher_version"
+)
+
+
+def _article_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "article_id": row["article_id"],
+        "source_id": row["source_id"],
+        "url": row["url"],
+        "title": row["title"],
+        "summary": row["summary"],
+        "language": row["language"] or row["language_hint"],
+        "published_at": iso(row["published_ms"]),
+        "fetched_at": iso(row["fetched_ms"]),
+        "countries": json.loads(row["countries"]),
+        "tags": json.loads(row["tags"]),
+        "entities": json.loads(row["entities"]),
+        "enriched": row["enricher_version"] is not None,
+    }
+
+
+def search_articles(
+    conn: sqlite3.Connection,
+    *,
+    q: str | None = None,
+    sources: Sequence[str] = (),
+    language: str | None = None,
+    entity: str | None = None,
+    tag: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """Articles, newest first: by publication time, or, with ``q``, by the order they were
+    stored (FTS5 walks its index backwards and stops at the page: fast on any match count)."""
+    where: list[str] = []
+    args: list[Any] = []
+    match = fts_query(q) if q else None
+    if match:
+        # ORDER BY the FTS table's own rowid: FTS5 then walks its index backwards and stops
+        # at the page (ordering by articles.id would sort every match first).
+        source, order_key = "articles_fts f JOIN articles a ON a.id = f.rowid", "f.rowid"
+        where.append("articles_fts MATCH ?")
+        args.append(match)
+    else:
+        source, order_key = "articles a", "a.published_ms"
+    if sources:
+        where.append(f"a.source_id IN ({','.join('?' * len(sources))})")
+        args.extend(sources)
+    if language:
+        where.append("coalesce(a.language, a.language_hint) = ?")
+        args.append(language)
+    if entity:
+        where.append("a.article_id IN (SELECT article_id FROM entity_mentions WHERE entity_id = ?)")
+        args.append(entity)
+    if tag:
+        where.append("a.article_id IN (SELECT article_id FROM article_tags WHERE tag = ?)")
+        args.append(tag)
+    if since is not None:
+        where.append("a.published_ms >= ?")
+        args.append(to_ms(since))
+    if until is not None:
+        where.append("a.published_ms < ?")
+        args.append(to_ms(until))
+    if cursor:
+        if match:
+            (last_id,) = decode_cursor(cursor, (int,))
+            where.append("f.rowid < ?")
+            args.append(last_id)
+        else:
+            published, last_id = decode_cursor(cursor, (int, int))
+            where.append("(a.published_ms, a.id) < (?, ?)")
+            args.extend((published, last_id))
+    order = f"{order_key} DESC" + ("" if match else ", a.id DESC")
+    sql = (
+        f"SELECT {_ARTICLE_COLUMNS} FROM {source}"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {order} LIMIT ?"
+    )
+    rows = conn.execute(sql, (*args, limit + 1)).fetchall()
+    items = [_article_row(r) for r in rows[:limit]]
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = (
+            encode_cursor(last["id"]) if match else encode_cursor(last["published_ms"], last["id"])
+        )
+    return Page(items, nxt)
+
+
+def get_article(conn: sqlite3.Connection, article_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {_ARTICLE_COLUMNS}, a.text, a.analysed_text, a.content_hash"
+        " FROM articles a WHERE a.article_id = ?",
+        (article_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    out = _article_row(row)
+    out.update(
+        text=row["text"], analysed_text=row["analysed_text"], content_hash=row["content_hash"]
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- entities
+
+Bucket = Literal["hour", "day"]
+
+
+def top_entities(
+    conn: sqlite3.Connection,
+    *,
+    since_ms: int,
+    until_ms: int,
+    kind: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT entity_id, kind, name, count(*) AS articles, sum(mentions) AS mentions"
+        " FROM entity_mentions WHERE published_ms >= ? AND published_ms < ?"
+        + (" AND kind = ?" if kind else "")
+        + " GROUP BY entity_id ORDER BY articles DESC, entity_id LIMIT ?",
+        (since_ms, until_ms, *((kind,) if kind else ()), limit),
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def entity_timeline(
+    conn: sqlite3.Connection, entity_id: str, *, since_ms: int, until_ms: int, bucket: Bucket
+) -> dict[str, Any] | None:
+    size = HOUR_MS if bucket == "hour" else DAY_MS
+    head = conn.execute(
+        "SELECT kind, name FROM entity_mentions WHERE entity_id = ? LIMIT 1", (entity_id,)
+    ).fetchone()
+    if head is None:
+        return None
+    rows = conn.execute(
+        "SELECT published_ms / ? AS b, count(*), sum(mentions) FROM entity_mentions"
+        " WHERE entity_id = ? AND published_ms >= ? AND published_ms < ? GROUP BY b ORDER BY b",
+        (size, entity_id, since_ms, until_ms),
+    ).fetchall()
+    return {
+        "entity_id": entity_id,
+        "kind": head["kind"],
+        "name": head["name"],
+        "bucket": bucket,
+        "points": [{"t": iso(b * size), "articles": n, "mentions": m} for b, n, m in rows],
+    }
+
+
+# --------------------------------------------------------------------------- sources, rules
+
+
+def source_health(
+    conn: sqlite3.Connection, *, now_ms: int, window_ms: int = DAY_MS
+) -> list[dict[str, Any]]:
+    """Sources, failing first: last poll, status, error rate over the window, freshness."""
+    rows = conn.execute(
+        """
+        SELECT s.*,
+          (SELECT count(*) FROM source_polls p WHERE p.source_id = s.source_id AND p.polled_ms >= ?) AS polls,
+          (SELECT count(*) FROM source_polls p WHERE p.source_id = s.source_id AND p.polled_ms >= ?
+             AND p.status = 'error') AS errors,
+          (SELECT max(published_ms) FROM articles x WHERE x.source_id = s.source_id) AS last_article_ms
+        FROM sources s
+        ORDER BY (s.last_status = 'error') DESC, s.source_id
+        """,
+        (now_ms - window_ms, now_ms - window_ms),
+    ).fetchall()
+    out = []
+    for r in rows:
+        fresh_ms = r["last_article_ms"]
+        out.append(
+            {
+                "source_id": r["source_id"],
+                "url": r["url"],
+                "status": r["last_status"],
+                "failing": r["last_status"] == "error",
+                "http_status": r["last_http_status"],
+                "last_poll": iso(r["last_poll_ms"]),
+                "last_ok": iso(r["last_ok_ms"]),
+                "last_new_articles": iso(r["last_new_ms"]),
+                "last_error": r["last_error"],
+                "last_error_at": iso(r["last_error_ms"]),
+                "polls_in_window": r["polls"],
+                "errors_in_window": r["errors"],
+                "error_rate": round(r["errors"] / r["polls"], 4) if r["polls"] else None,
+                "last_article": iso(fresh_ms),
+                "freshness_s": None if fresh_ms is None else max(0, (now_ms - fresh_ms) // 1000),
+            }
+        )
+    return out
+
+
+def rule_stats(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every rule that is active or has fired: hits, last fired, alerts still open."""
+    current = conn.execute(
+        "SELECT ruleset_version FROM rulesets ORDER BY activated_ms DESC, ruleset_version DESC LIMIT 1"
+    ).fetchone()
+    active: dict[str, sqlite3.Row] = {}
+    if current is not None:
+        active = {
+            r["rule_id"]: r
+            for r in conn.execute(
+                "SELECT rule_id, version, title, origin FROM rules WHERE ruleset_version = ?",
+                (current[0],),
+            )
+        }
+    hits = {
+        r["rule_id"]: r
+        for r in conn.execute(
+            "SELECT rule_id, count(*) AS hits, max(raised_ms) AS last_ms,"
+            " sum(status = 'open') AS open FROM alerts GROUP BY rule_id"
+        )
+    }
+    out = []
+    for rule_id in sorted(set(active) | set(hits)):
+        a, h = active.get(rule_id), hits.get(rule_id)
+        out.append(
+            {
+                "rule_id": rule_id,
+                "title": a["title"] if a else None,
+                "version": a["version"] if a else None,
+                "origin": a["origin"] if a else None,
+                "active": a is not None,
+                "hits": h["hits"] if h else 0,
+                "open": h["open"] if h else 0,
+                "last_fired": iso(h["last_ms"]) if h else None,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- the rest
+
+
+def list_subscriptions(conn: sqlite3.Connection, *, deleted: bool = False) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT * FROM subscriptions"
+        + ("" if deleted else " WHERE deleted = 0")
+        + " ORDER BY subscription_id"
+    ).fetchall()
+    return [_subscription_row(r) for r in rows]
+
+
+def get_subscription(conn: sqlite3.Connection, subscription_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT * FROM subscriptions WHERE subscription_id = ?", (subscription_id,)
+    ).fetchone()
+    return None if row is None else _subscription_row(row)
+
+
+def _subscription_row(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "subscription_id": r["subscription_id"],
+        "definition": json.loads(r["definition"]),
+        "deleted": bool(r["deleted"]),
+        "created_by": r["created_by"],
+        "created_at": iso(r["created_ms"]),
+        "updated_by": r["updated_by"],
+        "updated_at": iso(r["updated_ms"]),
+    }
+
+
+def list_deliveries(
+    conn: sqlite3.Connection, *, alert_id: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT * FROM deliveries"
+        + (" WHERE alert_id = ?" if alert_id else "")
+        + " ORDER BY at_ms DESC, event_id DESC LIMIT ?",
+        (*((alert_id,) if alert_id else ()), limit),
+    ).fetchall()
+    return [
+        {
+            "delivery_id": r["delivery_id"],
+            "alert_id": r["alert_id"],
+            "alert_revision": r["alert_revision"],
+            "subscription_id": r["subscription_id"],
+            "channel": r["channel"],
+            "ok": bool(r["ok"]),
+            "attempts": r["attempts"],
+            "at": iso(r["at_ms"]),
+            "status_code": r["status_code"],
+            "error": r["error"],
+        }
+        for r in rows
+    ]
+
+
+def list_deadletters(conn: sqlite3.Connection, *, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        'SELECT topic, partition, "offset", grp, error_class, reason, failed_ms FROM deadletters'
+        " ORDER BY failed_ms DESC, event_id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [
+        {
+            "topic": r["topic"],
+            "partition": r["partition"],
+            "offset": r["offset"],
+            "group": r["grp"],
+            "error_class": r["error_class"],
+            "reason": r["reason"],
+            "failed_at": iso(r["failed_ms"]),
+        }
+        for r in rows
+    ]
+
+
+def per_bucket(
+    conn: sqlite3.Connection, table: str, column: str, *, size_ms: int, since_ms: int, until_ms: int
+) -> list[tuple[int, int]]:
+    """(bucket start ms, rows) for every bucket in the range, empty ones included."""
+    found = dict(
+        conn.execute(
+            f"SELECT {column} / ? AS b, count(*) FROM {table}"
+            f" WHERE {column} >= ? AND {column} < ? GROUP BY b",
+            (size_ms, since_ms, until_ms),
+        ).fetchall()
+    )
+    first, last = since_ms // size_ms, (until_ms - 1) // size_ms
+    return [(b * size_ms, found.get(b, 0)) for b in range(first, last + 1)]
+
+
+def throughput(
+    conn: sqlite3.Connection, *, now_ms: int, window_ms: int = HOUR_MS
+) -> list[dict[str, Any]]:
+    """Events each service produced in the window (by the events' own times)."""
+    since = now_ms - window_ms
+
+    def count(sql: str) -> int:
+        return int(conn.execute(sql, (since, now_ms)).fetchone()[0])
+
+    return [
+        {
+            "service": "poller",
+            "what": "articles published",
+            "count": count(
+                "SELECT count(*) FROM articles WHERE fetched_ms >= ? AND fetched_ms < ?"
+            ),
+        },
+        {
+            "service": "poller",
+            "what": "polls",
+            "count": count(
+                "SELECT count(*) FROM source_polls WHERE polled_ms >= ? AND polled_ms < ?"
+            ),
+        },
+        {
+            "service": "enricher",
+            "what": "articles enriched",
+            "count": count(
+                "SELECT count(*) FROM articles WHERE enriched_ms >= ? AND enriched_ms < ?"
+            ),
+        },
+        {
+            "service": "rules",
+            "what": "alerts raised",
+            "count": count(
+                "SELECT count(*) FROM alert_events WHERE kind = 'raised' AND at_ms >= ? AND at_ms < ?"
+            ),
+        },
+        {
+            "service": "notifier",
+            "what": "deliveries",
+            "count": count("SELECT count(*) FROM deliveries WHERE at_ms >= ? AND at_ms < ?"),
+        },
+    ]
+
+
+def totals(conn: sqlite3.Connection) -> dict[str, int]:
+    """Counts for /metrics: cheap aggregates only (index-only where SQLite can)."""
+    one = conn.execute
+    return {
+        "articles": one("SELECT count(*) FROM articles").fetchone()[0],
+        "articles_enriched": one(
+            "SELECT count(*) FROM articles WHERE enriched_ms IS NOT NULL"
+        ).fetchone()[0],
+        "alerts": one("SELECT count(*) FROM alerts").fetchone()[0],
+        "deliveries_ok": one("SELECT count(*) FROM deliveries WHERE ok = 1").fetchone()[0],
+        "deliveries_failed": one("SELECT count(*) FROM deliveries WHERE ok = 0").fetchone()[0],
+        "poll_errors": one("SELECT count(*) FROM source_polls WHERE status = 'error'").fetchone()[
+            0
+        ],
+        "deadletters": one("SELECT count(*) FROM deadletters").fetchone()[0],
+    }
+
+
+def alerts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())

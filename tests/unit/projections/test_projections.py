@@ -1,0 +1,210 @@
+"""Projections: idempotent, order-independent folds; the live loop equals a rebuild."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import readside_events as ev
+
+from services.eventlog import EventLog, Message, open_log
+from services.projections import queries
+from services.projections.loop import ProjectionLoop, projection_loop
+from services.projections.rebuild import rebuild
+from services.projections.schema import VIEW_TABLES
+from services.projections.store import ReadModel
+from services.runtime.bootstrap import tocsin_topics, topic
+from services.runtime.settings import RuntimeSettings, Settings
+
+
+def snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every view table's rows, without the storage-order row ids."""
+    conn = sqlite3.connect(path)
+    out = {}
+    for table in VIEW_TABLES:
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] != "id"]
+        names = ", ".join('"' + c + '"' for c in cols)
+        out[table] = sorted(conn.execute(f"SELECT {names} FROM {table}").fetchall(), key=repr)
+    conn.close()
+    return out
+
+
+def fold_all(path: Path, events: list) -> None:
+    with ReadModel(path) as store:
+        for e in events:
+            store.apply(e)
+        store.commit()
+
+
+def test_replayed_events_change_nothing(tmp_path: Path) -> None:
+    events = ev.scenario()
+    fold_all(tmp_path / "a.db", events)
+    once = snapshot(tmp_path / "a.db")
+    fold_all(tmp_path / "a.db", events)  # every event a second time
+    assert snapshot(tmp_path / "a.db") == once
+    assert len(once["articles"]) == 12 and len(once["alerts"]) == 6
+
+
+def test_order_of_reading_does_not_matter(tmp_path: Path) -> None:
+    events = ev.scenario()
+    fold_all(tmp_path / "in-order.db", events)
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    fold_all(tmp_path / "shuffled.db", shuffled)
+    assert snapshot(tmp_path / "shuffled.db") == snapshot(tmp_path / "in-order.db")
+
+
+def test_views(tmp_path: Path) -> None:
+    fold_all(tmp_path / "r.db", ev.scenario())
+    conn = sqlite3.connect(tmp_path / "r.db")
+    conn.row_factory = sqlite3.Row
+    alerts = {a["title"]: a for a in queries.list_alerts(conn, limit=100).items}
+    assert alerts["Border talks 0"]["status"] == "acknowledged"
+    # resolved, then a new revision reopened it
+    reopened = alerts["Border talks 1"]
+    assert (reopened["status"], reopened["revision"], reopened["severity"]) == ("open", 1, "medium")
+    assert alerts["Border talks 2"]["status"] == "resolved"
+    assert alerts["Border talks 0"]["countries"] == ["AM"]
+    assert alerts["Border talks 1"]["countries"] == ["AM", "AZ"]
+    detail = queries.get_alert(conn, reopened["alert_id"])
+    assert detail is not None and detail["reopened"] == 1
+    assert [h["kind"] for h in detail["history"]] == ["raised", "resolved", "raised"]
+    # filters
+    assert {a["status"] for a in queries.list_alerts(conn, statuses=["resolved"]).items} == {
+        "resolved"
+    }
+    assert len(queries.list_alerts(conn, country="az").items) == 4
+    assert all(
+        a["severity"] in ("high", "critical")
+        for a in queries.list_alerts(conn, min_severity="high").items
+    )
+    # pagination walks every alert once
+    seen, cursor = [], None
+    while True:
+        page = queries.list_alerts(conn, limit=4, cursor=cursor)
+        seen += [a["alert_id"] for a in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 6
+    # articles: FTS, filters
+    assert len(queries.search_articles(conn, q="csto observers", limit=50).items) == 12
+    assert [a["title"] for a in queries.search_articles(conn, q="item 7").items] == [
+        "Border talks 7"
+    ]
+    assert (
+        queries.search_articles(conn, q='"unbalanced AND (').items == []
+    )  # syntax is searched, not obeyed
+    assert len(queries.search_articles(conn, sources=["src-a"], limit=50).items) == 6
+    assert len(queries.search_articles(conn, entity="country:az", limit=50).items) == 8
+    assert len(queries.search_articles(conn, tag="border", limit=50).items) == 12
+    # entities over time
+    t0 = queries.to_ms(ev.T0 - timedelta(days=1))
+    t1 = queries.to_ms(ev.T0 + timedelta(days=1))
+    assert t0 is not None and t1 is not None
+    top = queries.top_entities(conn, since_ms=t0, until_ms=t1)
+    assert [(e["entity_id"], e["articles"]) for e in top] == [("country:am", 12), ("country:az", 8)]
+    line = queries.entity_timeline(conn, "country:am", since_ms=t0, until_ms=t1, bucket="hour")
+    assert line is not None and sum(p["articles"] for p in line["points"]) == 12
+    # sources: failing first, error rate, last error
+    health = queries.source_health(conn, now_ms=t1)
+    assert [s["source_id"] for s in health] == ["src-b", "src-a"]
+    assert health[0]["error_rate"] == 0.5 and "503" in health[0]["last_error"]
+    # rules: hits and the rule that never fired
+    rules = {r["rule_id"]: r for r in queries.rule_stats(conn)}
+    assert rules["csto-armenia-azerbaijan"]["hits"] == 6 and rules["quiet-rule"]["hits"] == 0
+    assert [d["ok"] for d in queries.list_deliveries(conn)] == [True, False] or [
+        d["ok"] for d in queries.list_deliveries(conn)
+    ] == [False, True]
+    assert queries.list_deadletters(conn)[0]["reason"] == "not a valid Tocsin event"
+    assert queries.list_subscriptions(conn)[0]["subscription_id"] == "desk"
+
+
+def run_idle(loop: ProjectionLoop) -> None:
+    try:
+        loop.run_until_idle()
+    finally:
+        loop.close()
+
+
+def _settings(tmp_path: Path, batch: int) -> Settings:
+    return Settings(
+        log=f"sqlite:///{tmp_path}/log.db",
+        runtime=RuntimeSettings(batch_size=batch, poll_timeout_s=0.05),
+    )
+
+
+def _open(settings: Settings) -> EventLog:
+    log = open_log(settings.log)
+    log.create_topics(tocsin_topics(settings))
+    return log
+
+
+def test_live_projection_equals_rebuild(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, batch=5)
+    events = ev.scenario()
+    with _open(settings) as log:
+        # a record that is not an event: dead-lettered by the projection, shown with its reason
+        log.append(
+            [Message(topic=topic(settings, "articles.published"), key=b"k", value=b"{not json")]
+        )
+        with ReadModel(tmp_path / "live.db") as store:
+            for chunk in range(0, len(events), 9):  # the log grows while the projection runs
+                ev.append(log, events[chunk : chunk + 9])
+                run_idle(projection_loop(settings, log, store))
+            # picks up the dead letter the previous runs appended
+            run_idle(projection_loop(settings, log, store))
+        assert sum(log.lag("projections", [topic(settings, "alerts.raised")]).values()) == 0
+        progress: list[tuple[int, int]] = []
+        result = rebuild(
+            log,
+            [
+                topic(settings, t)
+                for t in (
+                    "articles.published",
+                    "articles.enriched",
+                    "alerts.raised",
+                    "alerts.delivered",
+                    "alerts.lifecycle",
+                    "subscriptions",
+                    "sources.polled",
+                    "rulesets",
+                    "deadletter",
+                )
+            ],
+            tmp_path / "rebuilt.db",
+            progress=lambda d, t: progress.append((d, t)),
+        )
+    live, rebuilt = snapshot(tmp_path / "live.db"), snapshot(tmp_path / "rebuilt.db")
+    assert live == rebuilt
+    assert progress[-1][0] == progress[-1][1] == result.records
+    assert result.undecodable == 1
+    assert any("not a valid Tocsin event" in row[6] for row in live["deadletters"])
+
+
+def test_a_new_read_model_reads_the_log_from_the_start(tmp_path: Path) -> None:
+    """The group committed everything, but the read model file is gone: it is read again."""
+    settings = _settings(tmp_path, batch=50)
+    with _open(settings) as log:
+        ev.append(log, ev.scenario())
+        with ReadModel(tmp_path / "one.db") as store:
+            run_idle(projection_loop(settings, log, store))
+        with ReadModel(tmp_path / "two.db") as store:
+            run_idle(projection_loop(settings, log, store))
+    assert snapshot(tmp_path / "one.db") == snapshot(tmp_path / "two.db")
+    assert len(snapshot(tmp_path / "two.db")["articles"]) == 12
+
+
+def test_a_read_model_of_another_version_is_refused(tmp_path: Path) -> None:
+    fold_all(tmp_path / "r.db", [])
+    conn = sqlite3.connect(tmp_path / "r.db")
+    conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    from services.projections.store import ReadModelError
+
+    with pytest.raises(ReadModelError, match="projections rebuild"):
+        ReadModel(tmp_path / "r.db")
