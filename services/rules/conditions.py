@@ -14,7 +14,8 @@ country, ``t:`` tag, ``w:`` term). ``None`` means the node cannot be anchored (`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from services.rules.model import (
@@ -31,7 +32,15 @@ from services.rules.model import (
     TermsCondition,
     WithinWords,
 )
-from services.rules.view import ArticleView, Occurrence, TermKey, term_anchor
+from services.rules.view import (
+    ArticleView,
+    Occurrence,
+    OccurrenceEntry,
+    TermKey,
+    longest_first,
+    occurrence_entry,
+    term_anchor,
+)
 
 __all__ = ["Found", "Node", "Region", "compile_condition", "describe"]
 
@@ -57,7 +66,13 @@ class Result:
 class Node:
     label: str
 
+    def test(self, view: ArticleView, region: Region) -> bool:
+        """Whether the node holds in ``region``: the cheap decision, no evidence built."""
+        raise NotImplementedError
+
     def holds(self, view: ArticleView, region: Region) -> Result:
+        """The decision with its evidence (``test`` decides the same; evaluation calls this
+        only for rules that ``test`` says fire)."""
         raise NotImplementedError
 
     def anchors(self) -> Anchors:
@@ -71,23 +86,51 @@ class Node:
 
 
 class Leaf(Node):
+    """A condition on one kind of occurrence. Leaves are shared by every rule of a rule set
+    that states the same condition (``compile_condition``'s ``shared``), so an article
+    computes each distinct leaf's occurrences once, whatever the number of rules."""
+
     min_mentions: int
 
     def occurrences(self, view: ArticleView) -> list[Occurrence]:
         """Every occurrence in the article, computed once per article and leaf."""
+        return self._sorted(view)[0]
+
+    def _sorted(self, view: ArticleView) -> OccurrenceEntry:
+        """The occurrences, with their starts and ends in start order (for ``test``)."""
         cache = view.cache
-        found = cache.get(id(self))
-        if found is None:
-            found = cache[id(self)] = self._occurrences(view)
-        return found
+        entry = cache.get(id(self))
+        if entry is None:
+            entry = cache[id(self)] = self._entry(view)
+        return entry
+
+    def _entry(self, view: ArticleView) -> OccurrenceEntry:
+        return occurrence_entry(self._occurrences(view))
 
     def _occurrences(self, view: ArticleView) -> list[Occurrence]:
         raise NotImplementedError
 
-    def holds(self, view: ArticleView, region: Region) -> Result:
-        every = self.occurrences(view)
+    def test(self, view: ArticleView, region: Region) -> bool:
+        every, starts, ends = self._sorted(view)
+        if not every or len(every) < self.min_mentions:
+            return False
         lo, hi = region
-        inside = [o for o in every if o.start >= lo and o.end <= hi]
+        # an occurrence is inside when lo <= start and end <= hi (so start <= hi)
+        i = bisect.bisect_left(starts, lo)
+        n = len(starts)
+        while i < n and starts[i] <= hi:
+            if ends[i] <= hi:
+                return True
+            i += 1
+        return False
+
+    def holds(self, view: ArticleView, region: Region) -> Result:
+        every, starts, ends = self._sorted(view)
+        lo, hi = region
+        if every and lo <= starts[0] and max(ends) <= hi:
+            inside = list(every)  # the whole article, usually
+        else:
+            inside = [o for o in every if o.start >= lo and o.end <= hi]
         if not inside:
             return Result(False)
         if len(every) < self.min_mentions:
@@ -105,17 +148,19 @@ class Entities(Leaf):
         self.min_mentions = cond.min_mentions or min_mentions
         self.label = describe(cond)
 
+    def _entry(self, view: ArticleView) -> OccurrenceEntry:
+        present = [i for i in self.ids if i in view.entities]
+        if len(present) == 1:  # usually: that entity's entry, shared by every leaf naming it
+            return view.mentions(present[0], self.form)
+        return occurrence_entry(self._occurrences(view))
+
     def _occurrences(self, view: ArticleView) -> list[Occurrence]:
-        out: list[Occurrence] = []
-        for entity_id in self.ids:
-            entity = view.entities.get(entity_id)
-            if entity is not None:
-                out.extend(
-                    Occurrence(m.start, m.end, m.surface)
-                    for m in entity.mentions
-                    if self.form in ("any", m.form)
-                )
-        return out
+        return [
+            o
+            for entity_id in self.ids
+            if entity_id in view.entities
+            for o in view.mentions(entity_id, self.form)[0]
+        ]
 
     def anchors(self) -> Anchors:
         return [frozenset("e:" + i for i in self.ids)]
@@ -164,10 +209,9 @@ class Terms(Leaf):
         self.label = describe(cond)
 
     def _occurrences(self, view: ArticleView) -> list[Occurrence]:
-        hits = view.term_hits()
-        out = [o for key in self.keys for o in hits.get(key, ())]
-        out.sort(key=lambda o: o.start)
-        return out
+        spans = view.term_spans()
+        found = [span for key in self.keys for span in spans.get(key, ())]
+        return longest_first(view.text, found) if found else []  # as its TermMatcher
 
     def anchors(self) -> Anchors:
         return [frozenset(term_anchor(k) for k in self.keys)]
@@ -195,37 +239,119 @@ class Combinator(Node):
         self.children = list(children)
         self.scope = None if scope == "article" else scope
         self.label = label
+        self._leaves = [leaf for child in self.children for leaf in child.leaves()]
+        self._distinct = list({id(leaf): leaf for leaf in self._leaves}.values())
+        self._scope_key = None if self.scope is None else _scope_key(self.scope)
+        self._of_leaves = False  # set by All when every child is a leaf
 
     def leaves(self) -> list[Leaf]:
-        return [leaf for child in self.children for leaf in child.leaves()]
+        return list(self._leaves)
 
     def combine(self, results: list[Result]) -> bool:
         raise NotImplementedError
 
+    def flat_test(self, view: ArticleView, region: Region) -> bool:
+        """``_flat(view, region).ok``, without the evidence."""
+        raise NotImplementedError
+
+    def test(self, view: ArticleView, region: Region) -> bool:
+        if self.scope is None:
+            return self.flat_test(view, region)
+        return self._unit_where_it_holds(view, region) is not None
+
     def holds(self, view: ArticleView, region: Region) -> Result:
         if self.scope is None:
             return self._flat(view, region)
+        unit = self._unit_where_it_holds(view, region)
+        if unit is None:
+            return Result(False)
+        result = self._flat(view, unit)
+        result.unit = unit
+        return result
+
+    def _unit_where_it_holds(self, view: ArticleView, region: Region) -> Region | None:
+        """The first unit of the scope, in the order of the leaves' occurrences in the
+        region, in which the conditions hold together (memoised per article)."""
+        key = (id(self), region)
+        units = view.units
+        if key in units:
+            return units[key]
+        if self._of_leaves:
+            held = units[key] = self._leaf_unit(view, region)
+            return held
         lo, hi = region
         tried: set[Region] = set()
-        seeds = sorted(
-            {
-                o.start
-                for leaf in self.leaves()
-                for o in leaf.occurrences(view)
-                if lo <= o.start < hi
-            }
-        )
-        for start in seeds:
-            unit = _unit(view, self.scope, start)
+        seeds: set[int] = set()
+        for leaf in self._distinct:
+            starts = leaf._sorted(view)[1]
+            if starts:
+                seeds.update(
+                    starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+                )
+        found: Region | None = None
+        assert self.scope is not None and self._scope_key is not None
+        scope, scope_key, memo = self.scope, self._scope_key, view.unit_memo
+        for start in sorted(seeds):
+            unit = memo.get((scope_key, start))
+            if unit is None:
+                unit = memo[(scope_key, start)] = _unit(view, scope, start)
             unit = (max(unit[0], lo), min(unit[1], hi))
             if unit in tried:
                 continue
             tried.add(unit)
-            result = self._flat(view, unit)
-            if result.ok:
-                result.unit = unit
-                return result
-        return Result(False)
+            if self.flat_test(view, unit):
+                found = unit
+                break
+        units[key] = found
+        return found
+
+    def _leaf_unit(self, view: ArticleView, region: Region) -> Region | None:
+        """``_unit_where_it_holds`` for an ``all`` of leaves (the usual scoped condition):
+        the same seeds in the same order, each unit checked by bisection, rarest leaf
+        first."""
+        arrays = []
+        for leaf in self._distinct:
+            every, starts, ends = leaf._sorted(view)
+            if not every or len(every) < leaf.min_mentions:
+                return None
+            arrays.append((starts, ends))
+        arrays.sort(key=lambda a: len(a[0]))
+        lo, hi = region
+        seeds: set[int] = set()
+        for starts, _ in arrays:
+            seeds.update(starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)])
+        ordered = sorted(seeds)
+        scope, scope_key, memo = self.scope, self._scope_key, view.unit_memo
+        assert scope is not None and scope_key is not None
+        units: list[Region | None] = [None] * len(ordered)
+
+        def unit_at(j: int) -> Region:
+            unit = units[j]
+            if unit is None:
+                raw = memo.get((scope_key, ordered[j]))
+                if raw is None:
+                    raw = memo[(scope_key, ordered[j])] = _unit(view, scope, ordered[j])
+                unit = units[j] = (max(raw[0], lo), min(raw[1], hi))
+            return unit
+
+        if scope == "sentence" and not view.sentences_ordered:
+            order: Iterable[int] = range(len(ordered))
+        else:
+            order = _seeds_holding(unit_at, len(ordered), *arrays[0])
+        left = bisect.bisect_left
+        for j in order:
+            ulo, uhi = unit_at(j)
+            for starts, ends in arrays:
+                i, n = left(starts, ulo), len(starts)
+                while i < n and starts[i] <= uhi:
+                    if ends[i] <= uhi:
+                        break
+                    i += 1
+                else:
+                    break  # this leaf has no occurrence inside the unit
+            else:
+                return ulo, uhi
+        return None
 
     def _flat(self, view: ArticleView, region: Region) -> Result:
         results = [child.holds(view, region) for child in self.children]
@@ -235,8 +361,15 @@ class Combinator(Node):
 
 
 class All(Combinator):
+    def __init__(self, children: Sequence[Node], scope: Scope | None, label: str) -> None:
+        super().__init__(children, scope, label)
+        self._of_leaves = all(isinstance(c, Leaf) for c in self.children)
+
     def combine(self, results: list[Result]) -> bool:
         return all(r.ok for r in results)
+
+    def flat_test(self, view: ArticleView, region: Region) -> bool:
+        return all(child.test(view, region) for child in self.children)
 
     def _flat(self, view: ArticleView, region: Region) -> Result:
         found: list[Found] = []
@@ -260,6 +393,9 @@ class Any_(Combinator):
     def combine(self, results: list[Result]) -> bool:
         return any(r.ok for r in results)
 
+    def flat_test(self, view: ArticleView, region: Region) -> bool:
+        return any(child.test(view, region) for child in self.children)
+
     def anchors(self) -> Anchors:
         union: set[str] = set()
         for child in self.children:
@@ -278,19 +414,70 @@ class AtLeast_(Any_):
     def combine(self, results: list[Result]) -> bool:
         return sum(r.ok for r in results) >= self.n
 
+    def flat_test(self, view: ArticleView, region: Region) -> bool:
+        held, left = 0, len(self.children)
+        for child in self.children:
+            left -= 1
+            if child.test(view, region):
+                held += 1
+                if held >= self.n:
+                    return True
+            if held + left < self.n:
+                return False
+        return held >= self.n
+
 
 class None_(Combinator):
     """Holds when none of its conditions does (in one unit of its scope, when scoped)."""
 
+    def __init__(self, children: Sequence[Node], scope: Scope | None, label: str) -> None:
+        super().__init__(children, scope, label)
+        self._probe = Any_(self.children, self.scope, self.label)
+
+    def test(self, view: ArticleView, region: Region) -> bool:
+        return not self._probe.test(view, region)
+
     def holds(self, view: ArticleView, region: Region) -> Result:
-        probe = Any_(self.children, self.scope, self.label)
-        return Result(not probe.holds(view, region).ok)
+        return Result(self.test(view, region))
+
+    def flat_test(self, view: ArticleView, region: Region) -> bool:  # pragma: no cover
+        return not self._probe.flat_test(view, region)
 
     def combine(self, results: list[Result]) -> bool:  # pragma: no cover - holds() overrides
         return not any(r.ok for r in results)
 
     def anchors(self) -> Anchors:
         return None
+
+
+def _seeds_holding(
+    unit_at: Callable[[int], Region], count: int, starts: list[int], ends: list[int]
+) -> list[int]:
+    """The seeds (indices, ascending) whose unit holds an occurrence of a leaf.
+
+    Units grow with their seed (both ends never decrease: sentences in order, paragraphs,
+    windows of N words), so the seeds whose unit holds a given occurrence are a run of
+    consecutive seeds, found by bisection; a unit where an ``all`` holds must hold an
+    occurrence of its rarest leaf, so only these seeds need trying.
+    """
+    picked: set[int] = set()
+    for r_start, r_end in zip(starts, ends, strict=True):
+        a, b = 0, count
+        while a < b:  # the first seed whose unit ends at or after r_end
+            m = (a + b) // 2
+            if unit_at(m)[1] >= r_end:
+                b = m
+            else:
+                a = m + 1
+        c, d = a, count
+        while c < d:  # the first seed whose unit starts after r_start
+            m = (c + d) // 2
+            if unit_at(m)[0] > r_start:
+                d = m
+            else:
+                c = m + 1
+        picked.update(range(a, c))
+    return sorted(picked)
 
 
 def _unit(view: ArticleView, scope: Scope, offset: int) -> Region:
@@ -302,10 +489,40 @@ def _unit(view: ArticleView, scope: Scope, offset: int) -> Region:
     return view.word_window(offset, scope.within_words)
 
 
-def compile_condition(cond: Condition, min_mentions: int, scope: Scope | None = None) -> Node:
-    """The node for a validated condition; ``scope`` is the rule's, for the top level."""
+def _scope_key(scope: Scope) -> str | int:
+    """A hashable name of a scope for the view's memo of units ("sentence", or N words)."""
+    return scope.within_words if isinstance(scope, WithinWords) else str(scope)
+
+
+def compile_condition(
+    cond: Condition,
+    min_mentions: int,
+    scope: Scope | None = None,
+    shared: dict[tuple[object, ...], Leaf] | None = None,
+) -> Node:
+    """The node for a validated condition; ``scope`` is the rule's, for the top level.
+
+    ``shared`` (one dict per rule set) makes equal leaves one object, so that their
+    occurrences are computed once per article for every rule that states them.
+    """
+    node = _compile(cond, min_mentions, scope, {} if shared is None else shared)
+    return node
+
+
+def _share(leaf: Leaf, shared: dict[tuple[object, ...], Leaf]) -> Leaf:
+    signature = (type(leaf), tuple(sorted(vars(leaf).items())))
+    return shared.setdefault(signature, leaf)
+
+
+def _compile(
+    cond: Condition,
+    min_mentions: int,
+    scope: Scope | None,
+    shared: dict[tuple[object, ...], Leaf],
+) -> Node:
+    leaf: Leaf
     if isinstance(cond, EntityCondition):
-        leaf: Node = Entities(cond, min_mentions)
+        leaf = Entities(cond, min_mentions)
     elif isinstance(cond, KindCondition):
         leaf = Kinds(cond, min_mentions)
     elif isinstance(cond, CountryCondition):
@@ -318,14 +535,20 @@ def compile_condition(cond: Condition, min_mentions: int, scope: Scope | None = 
         node_scope = cond.scope or scope
         label = describe(cond)
         if isinstance(cond, AllOf):
-            return All([compile_condition(c, min_mentions) for c in cond.all], node_scope, label)
+            return All(
+                [_compile(c, min_mentions, None, shared) for c in cond.all], node_scope, label
+            )
         if isinstance(cond, AnyOf):
-            return Any_([compile_condition(c, min_mentions) for c in cond.any], node_scope, label)
+            return Any_(
+                [_compile(c, min_mentions, None, shared) for c in cond.any], node_scope, label
+            )
         if isinstance(cond, NoneOf):
-            return None_([compile_condition(c, min_mentions) for c in cond.none], node_scope, label)
+            children = [_compile(c, min_mentions, None, shared) for c in cond.none]
+            return None_(children, node_scope, label)
         assert isinstance(cond, AtLeast)
-        children = [compile_condition(c, min_mentions) for c in cond.of]
+        children = [_compile(c, min_mentions, None, shared) for c in cond.of]
         return AtLeast_(children, node_scope, label, cond.at_least)
+    leaf = _share(leaf, shared)
     if scope not in (None, "article"):  # a single leaf scoped: holds in one unit, trivially
         return All([leaf], scope, leaf.label)
     return leaf

@@ -8,18 +8,21 @@ next group, so an article only looks up pairs of its own keys (a few dozen dicti
 probes, whatever the number of rules) and then checks the remaining groups of the few
 candidates with set operations before any condition runs.
 
-Term groups are never the first choice: finding terms means scanning the text, so rules
-whose only anchors are terms force a scan of every article, and the others scan only when
-a candidate needs it.
+Terms: all the rule set's terms are in one automaton (``view.TermBank``), run at most once
+per article, and only when the article has the first key of a rule that needs terms. A
+rule with entity and term groups is filed under (entity key, term key), so its term
+group is as selective as a second entity: an article that names the entity but lacks the
+terms never makes it a candidate. Rules whose only anchors are terms are filed under their
+terms (they make every article be scanned, as they must).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas.articles import ArticleEnriched
-from services.rules.conditions import Combinator, Found, Node, compile_condition
+from services.rules.conditions import Combinator, Found, Leaf, Node, compile_condition
 from services.rules.loader import LoadedRule, RuleSet
 from services.rules.model import Rule
 from services.rules.view import ArticleView, TermBank
@@ -52,7 +55,9 @@ class Explanation:
 
 
 class CompiledRule:
-    def __init__(self, loaded: LoadedRule) -> None:
+    def __init__(
+        self, loaded: LoadedRule, shared: dict[tuple[object, ...], Leaf] | None = None
+    ) -> None:
         self.loaded = loaded
         self.rule: Rule = loaded.rule
         self.id = loaded.id
@@ -62,10 +67,15 @@ class CompiledRule:
             self.rule.when,
             filters.min_mentions,
             None if self.rule.scope == "article" else self.rule.scope,
+            shared,
         )
         self.scoped = self.rule.scope != "article" or _has_scope(self.node)
         anchors = self.node.anchors()
         self.groups: tuple[frozenset[str], ...] = tuple(anchors or ())
+        #: the groups without terms (checked against the article's keys), and those with
+        #: terms (which need the article's terms)
+        self.plain_groups = tuple(g for g in self.groups if not any(k[0] == "w" for k in g))
+        self.term_groups = tuple(g for g in self.groups if any(k[0] == "w" for k in g))
         self.sources = frozenset(filters.sources)
         self.languages = frozenset(filters.languages)
         self.labels = tuple(filters.source_labels.items())
@@ -87,11 +97,14 @@ class CompiledRule:
         return (0, view.title_end) if self.title_only else (0, len(view.text))
 
     def evaluate(self, view: ArticleView) -> Match | None:
-        if self.filter_problem(view):
+        """The match with its evidence, or ``None``: the evidence is built only for rules
+        that the cheap decision says fire."""
+        if (self.sources or self.languages or self.labels) and self.filter_problem(view):
             return None
-        result = self.node.holds(view, self.region(view))
-        if not result.ok:
+        region = self.region(view)
+        if not self.node.test(view, region):
             return None
+        result = self.node.holds(view, region)
         return Match(self, tuple(result.found), self.scoped)
 
 
@@ -105,15 +118,27 @@ def _rank(group: frozenset[str]) -> tuple[int, int]:
     return (max(_COMMONNESS[k[0]] for k in group), len(group))
 
 
+class _Slot:
+    """The rules filed under one first key: alone, or with a second key or term."""
+
+    __slots__ = ("alone", "plain", "terms")
+
+    def __init__(self) -> None:
+        self.alone: list[int] = []
+        self.plain: dict[str, list[int]] = {}
+        self.terms: dict[str, list[int]] = {}
+
+
 class Evaluator:
     """A rule set compiled and indexed. ``matches(article)`` is the pure core of the service."""
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
-        self.rules = [CompiledRule(r) for r in ruleset.rules if r.rule.enabled]
+        shared: dict[tuple[object, ...], Leaf] = {}
+        self.rules = [CompiledRule(r, shared) for r in ruleset.rules if r.rule.enabled]
         terms = {key for rule in self.rules for key in rule.node.term_keys()}
         self.terms = TermBank(sorted(terms, key=lambda k: (k[0] or "", k[1])))
-        self._index: dict[str, dict[str | None, list[int]]] = {}
+        self._index: dict[str, _Slot] = {}
         self._term_index: dict[str, list[int]] = {}
         self._always: list[int] = []
         for position, rule in enumerate(self.rules):
@@ -121,19 +146,24 @@ class Evaluator:
 
     def _file(self, position: int, rule: CompiledRule) -> None:
         plain = sorted((g for g in rule.groups if not any(k[0] == "w" for k in g)), key=_rank)
+        worded = sorted((g for g in rule.groups if all(k[0] == "w" for k in g)), key=len)
         if plain:
-            first = plain[0]
-            seconds: Iterable[str | None] = plain[1] if len(plain) > 1 else (None,)
-            for key in first:
-                sub = self._index.setdefault(key, {})
-                for second in seconds:
-                    sub.setdefault(second, []).append(position)
+            slots = [self._index.setdefault(key, _Slot()) for key in plain[0]]
+            for slot in slots:
+                if len(plain) > 1:  # second key: the next group without terms
+                    for second in plain[1]:
+                        slot.plain.setdefault(second, []).append(position)
+                elif worded:  # else a group of terms
+                    for second in worded[0]:
+                        slot.terms.setdefault(second, []).append(position)
+                else:
+                    slot.alone.append(position)
         elif rule.groups:  # every group holds a term: terms must be scanned for this rule
             for key in min(rule.groups, key=len):
                 if key[0] == "w":
                     self._term_index.setdefault(key, []).append(position)
                 else:
-                    self._index.setdefault(key, {}).setdefault(None, []).append(position)
+                    self._index.setdefault(key, _Slot()).alone.append(position)
         else:
             self._always.append(position)
 
@@ -146,22 +176,23 @@ class Evaluator:
         picked: set[int] = set(self._always)
         index = self._index
         for key in keys:
-            sub = index.get(key)
-            if sub is None:
+            slot = index.get(key)
+            if slot is None:
                 continue
-            for second in sub.keys() & keys if len(sub) > 1 else sub:
-                picked.update(sub[second])
-            if None in sub and len(sub) > 1:
-                picked.update(sub[None])
+            if slot.alone:
+                picked.update(slot.alone)
+            if slot.plain:
+                plain = slot.plain
+                for second in plain.keys() & keys:
+                    picked.update(plain[second])
+            if slot.terms:
+                worded = slot.terms
+                for second in worded.keys() & view.term_keys():
+                    picked.update(worded[second])
         if self._term_index:
             for key in view.term_keys():
                 picked.update(self._term_index.get(key, ()))
-        out = []
-        for position in sorted(picked):
-            rule = self.rules[position]
-            if all(_present(group, view) for group in rule.groups):
-                out.append(rule)
-        return out
+        return [self.rules[p] for p in sorted(picked) if _all_present(self.rules[p], view)]
 
     def matches(self, event: ArticleEnriched | ArticleView) -> list[Match]:
         view = event if isinstance(event, ArticleView) else self.view(event)
@@ -196,6 +227,15 @@ class Evaluator:
                 )
             )
         return out
+
+
+def _all_present(rule: CompiledRule, view: ArticleView) -> bool:
+    """Whether every anchor group of the rule has a key in the article."""
+    keys = view.keys
+    for group in rule.plain_groups:
+        if group.isdisjoint(keys):
+            return False
+    return all(_present(group, view) for group in rule.term_groups)
 
 
 def _present(group: frozenset[str], view: ArticleView) -> bool:

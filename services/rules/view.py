@@ -8,16 +8,27 @@ computed on first use only, and term hits only when a candidate rule has terms.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from schemas.articles import ArticleEnriched, MentionedEntity
-from services.text import Analysis, Language, TermMatcher, fold, normalise
+from services.text.fastfold import normalise_fast
+from services.text.matcher import Matcher, Ref
+from services.text.terms import term_patterns
 
-__all__ = ["ArticleView", "Occurrence", "TermBank"]
+__all__ = [
+    "ArticleView",
+    "Occurrence",
+    "OccurrenceEntry",
+    "TermBank",
+    "longest_first",
+    "occurrence_entry",
+]
 
 _WORD = re.compile(r"\w+")
+_WORD_CHAR = re.compile(r"\w").match
 #: A blank line; a line break before an indented line; a line break after the end of a
 #: sentence (feeds and pages often put one paragraph per line, wires wrap lines by width).
 _PARAGRAPH_BREAK = re.compile(
@@ -36,73 +47,60 @@ class Occurrence:
 
 
 TermKey = tuple[str | None, str]
+#: occurrences (in their own order), with their starts and ends in start order
+OccurrenceEntry = tuple[list[Occurrence], list[int], list[int]]
+
+
+def occurrence_entry(every: list[Occurrence]) -> OccurrenceEntry:
+    """``every`` with its starts and ends sorted by start (for bisection)."""
+    ordered = every
+    for i in range(len(every) - 1):
+        if every[i].start > every[i + 1].start:
+            ordered = sorted(every, key=lambda o: o.start)
+            break
+    return every, [o.start for o in ordered], [o.end for o in ordered]
 
 
 class TermBank:
-    """Every term of a rule set, compiled into as few ``TermMatcher`` automata as possible.
+    """Every term of a rule set in ONE automaton, scanned once per article.
 
-    A ``TermMatcher`` keeps the longest of overlapping hits, so "Ossetia" and "South Ossetia"
-    in one automaton would hide each other; terms whose words could overlap go to separate
-    matchers (usually there is one).
+    The keys are ``services.text``'s (``term_patterns``: the same folding, whole-word
+    checks and inflection as ``TermMatcher``), so a term is found exactly where a
+    ``TermMatcher`` of its condition would find it. The scan keeps every raw hit,
+    overlapping ones included; each condition then keeps the longest of its own
+    overlapping hits (``longest_first``), as its own ``TermMatcher`` would, so terms of
+    other rules never hide each other ("Ossetia" in one rule, "South Ossetia" in another).
     """
 
     def __init__(self, keys: Iterable[TermKey]) -> None:
-        groups: list[tuple[str | None, list[str], list[tuple[str, ...]]]] = []
-        for lang, term in dict.fromkeys(keys):
-            words = tuple(_stem(w) for w in fold(term).split())
-            for group_lang, terms, stems in groups:
-                if group_lang == lang and not any(_overlaps(words, s) for s in stems):
-                    terms.append(term)
-                    stems.append(words)
-                    break
-            else:
-                groups.append((lang, [term], [words]))
-        self.matchers = [(lang, TermMatcher(terms, lang)) for lang, terms, _ in groups]
+        self.keys: tuple[TermKey, ...] = tuple(dict.fromkeys(keys))
+        matcher = Matcher()
+        for index, (lang, term) in enumerate(self.keys):
+            matcher.add(term_patterns(term, lang), Ref(0, index))
+        self._matcher = matcher.build()
 
     def __bool__(self) -> bool:
-        return bool(self.matchers)
+        return bool(self.keys)
 
-    def scan(
-        self, text: str, sentences: tuple[tuple[int, int], ...] = ()
-    ) -> dict[TermKey, list[Occurrence]]:
-        out: dict[TermKey, list[Occurrence]] = {}
-        analysis = _analysis(text, sentences)
-        for lang, matcher in self.matchers:
-            hits = matcher.find(analysis) if analysis is not None else matcher.find_text(text)
-            for hit in hits:
-                out.setdefault((lang, hit.term), []).append(
-                    Occurrence(hit.start, hit.end, hit.surface)
-                )
+    def scan(self, text: str) -> dict[TermKey, list[tuple[int, int]]]:
+        """Raw hits per term: ``(start, end)`` into ``text``, in text order."""
+        out: dict[TermKey, list[tuple[int, int]]] = {}
+        keys = self.keys
+        for hit in self._matcher.scan(normalise_fast(text)):
+            out.setdefault(keys[hit.ref.target], []).append((hit.start, hit.end))
         return out
 
 
-def _analysis(text: str, sentences: tuple[tuple[int, int], ...]) -> Analysis | None:
-    """The enricher's sentences with a fresh folding: what ``TermMatcher.find`` reads.
-
-    Why not ``find_text``: it splits sentences again, which costs as much as the scan, and
-    the event already has them. Should ``Analysis`` change shape, ``find_text`` still works.
-    """
-    try:
-        return Analysis(
-            text=text,
-            language=Language("und", 0.0),
-            sentences=sentences,
-            entities=(),
-            countries=(),
-            tags=(),
-            norm=normalise(text),
-        )
-    except TypeError:  # pragma: no cover - a future Analysis with other fields
-        return None
-
-
-def _stem(word: str) -> str:
-    return word.strip("=*")[:4]
-
-
-def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Whether some word of ``a`` could match where some word of ``b`` does (cheap, cautious)."""
-    return any(x.startswith(y) or y.startswith(x) for x in a for y in b)
+def longest_first(text: str, spans: Iterable[tuple[int, int]]) -> list[Occurrence]:
+    """Overlapping hits keep the longest, then the first (``TermMatcher``'s rule); in text
+    order."""
+    taken: list[tuple[int, int]] = []
+    for start, end in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+    taken.sort()
+    return [Occurrence(start, end, text[start:end]) for start, end in taken]
 
 
 class ArticleView:
@@ -124,29 +122,54 @@ class ArticleView:
         for tag in event.tags:
             keys.add("t:" + tag.id)
         self.keys = frozenset(keys)
-        self._term_hits: dict[TermKey, list[Occurrence]] | None = None
+        self._term_spans: dict[TermKey, list[tuple[int, int]]] | None = None
         self._term_keys: frozenset[str] | None = None
         self._tag_hits: dict[str, list[Occurrence]] = {}
         self._sentence_starts: list[int] | None = None
+        self._sentences_ordered: bool | None = None
         self._paragraphs: list[tuple[int, int]] | None = None
+        self._paragraph_starts: list[int] = []
         self._words: list[tuple[int, int]] | None = None
         self._word_starts: list[int] | None = None
         self._title_end: int | None = None
-        #: per-article memo of the conditions' occurrences (leaf id -> occurrences)
-        self.cache: dict[int, list[Occurrence]] = {}
+        self._mentions: dict[tuple[str, str], OccurrenceEntry] = {}
+        #: per-article memo of the conditions' occurrences (leaf id -> occurrences, with
+        #: their starts and ends in start order)
+        self.cache: dict[int, OccurrenceEntry] = {}
+        #: per-article memo of the scopes' units: (scope, offset) -> (start, end)
+        self.unit_memo: dict[tuple[str | int, int], tuple[int, int]] = {}
+        #: per-article memo of scoped conditions: (node id, region) -> the unit that holds
+        self.units: dict[tuple[int, tuple[int, int]], tuple[int, int] | None] = {}
 
     # -- terms and tags --------------------------------------------------------------------
 
-    def term_hits(self) -> dict[TermKey, list[Occurrence]]:
-        if self._term_hits is None:
-            sentences = tuple((s.start, s.end) for s in self.event.sentences)
-            self._term_hits = self._terms.scan(self.text, sentences) if self._terms else {}
-        return self._term_hits
+    def term_spans(self) -> dict[TermKey, list[tuple[int, int]]]:
+        """The rule set's terms found in the text (one fold, one scan, per article)."""
+        if self._term_spans is None:
+            self._term_spans = self._terms.scan(self.text) if self._terms else {}
+        return self._term_spans
 
     def term_keys(self) -> frozenset[str]:
         if self._term_keys is None:
-            self._term_keys = frozenset(term_anchor(k) for k in self.term_hits())
+            self._term_keys = frozenset(term_anchor(k) for k in self.term_spans())
         return self._term_keys
+
+    def mentions(self, entity_id: str, form: str = "any") -> OccurrenceEntry:
+        """An entity's mentions (of a form, or "any"), built once per article."""
+        found = self._mentions.get((entity_id, form))
+        if found is None:
+            entity = self.entities.get(entity_id)
+            found = occurrence_entry(
+                []
+                if entity is None
+                else [
+                    Occurrence(m.start, m.end, m.surface)
+                    for m in entity.mentions
+                    if form in ("any", m.form)
+                ]
+            )
+            self._mentions[(entity_id, form)] = found
+        return found
 
     def tag_occurrences(self, tag_id: str) -> list[Occurrence]:
         """Where a tag's keywords stand (the event keeps only their surface forms)."""
@@ -173,6 +196,17 @@ class ArticleView:
             self._title_end = len(title) if title and self.text.startswith(title) else 0
         return self._title_end
 
+    @property
+    def sentences_ordered(self) -> bool:
+        """Whether the sentences' starts and ends both never decrease (as the enricher
+        writes them), so that the sentence of an offset grows with the offset."""
+        if self._sentences_ordered is None:
+            spans = self.event.sentences
+            self._sentences_ordered = all(
+                a.start <= b.start and a.end <= b.end for a, b in itertools.pairwise(spans)
+            )
+        return self._sentences_ordered
+
     def sentence_of(self, offset: int) -> int:
         if self._sentence_starts is None:
             self._sentence_starts = [s.start for s in self.event.sentences]
@@ -192,11 +226,28 @@ class ArticleView:
                 start = match.end()
             spans.append((start, len(self.text)))
             self._paragraphs = spans
-        index = bisect.bisect_right([s for s, _ in self._paragraphs], offset) - 1
+            self._paragraph_starts = [s for s, _ in spans]
+        index = bisect.bisect_right(self._paragraph_starts, offset) - 1
         return self._paragraphs[max(0, index)]
 
     def word_window(self, offset: int, words: int) -> tuple[int, int]:
-        """From the word at ``offset`` to the end of the ``words``-th word after it."""
+        """From the word at ``offset`` (the last word starting at or before it, else the
+        first word) to the end of the ``words``-th word after it.
+
+        Found around ``offset`` (a few regex steps), not by splitting the whole text.
+        """
+        text = self.text
+        start = _word_start_at_or_before(text, offset)
+        if start is None:  # no word starts at or before offset (or a very long walk)
+            return self._word_window_by_list(offset, words)
+        last_end = start
+        for count, match in enumerate(_WORD.finditer(text, start)):
+            last_end = match.end()
+            if count == words:
+                break
+        return start, last_end
+
+    def _word_window_by_list(self, offset: int, words: int) -> tuple[int, int]:
         if self._words is None:
             self._words = [m.span() for m in _WORD.finditer(self.text)]
             self._word_starts = [s for s, _ in self._words]
@@ -214,6 +265,37 @@ class ArticleView:
         else:
             lo, hi = max(0, start - _SNIPPET), min(len(self.text), end + _SNIPPET)
         return " ".join(self.text[lo:hi].split())
+
+
+_WALK = 64
+
+
+def _word_start_at_or_before(text: str, offset: int) -> int | None:
+    """The start of the last ``\\w+`` word that starts at or before ``offset``; ``None``
+    when there is none, or when finding it would take more than ``_WALK`` steps."""
+    i = min(offset, len(text))
+    steps = 0
+    if i < len(text) and _WORD_CHAR(text, i):
+        while i > 0 and _WORD_CHAR(text, i - 1):
+            i -= 1
+            steps += 1
+            if steps > _WALK:
+                return None
+        return i
+    i -= 1  # back over the gap to the end of the previous word
+    while i >= 0 and not _WORD_CHAR(text, i):
+        i -= 1
+        steps += 1
+        if steps > _WALK:
+            return None
+    if i < 0:
+        return None
+    while i > 0 and _WORD_CHAR(text, i - 1):
+        i -= 1
+        steps += 1
+        if steps > _WALK:
+            return None
+    return i
 
 
 def term_anchor(key: TermKey) -> str:

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.text.analysis import Analysis
-from services.text.inflection import expand, script_language
+from services.text.inflection import Pattern, expand, script_language
 from services.text.matcher import Hit, Matcher, Ref
 from services.text.normalise import normalise
 from services.text.sentences import sentence_index, split_sentences
 
-__all__ = ["TermHit", "TermMatcher", "match_terms"]
+__all__ = ["TermHit", "TermMatcher", "match_terms", "term_patterns"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,13 @@ class TermHit:
     surface: str
 
 
+def term_patterns(term: str, lang: str | None = None) -> list[Pattern]:
+    """The automaton keys of one term, as ``TermMatcher`` reads it (for callers that put
+    many terms in one ``Matcher``, such as a rule set's terms)."""
+    term_lang = lang or script_language(term)
+    return expand(term, term_lang, "name" if term_lang != "en" else "term")
+
+
 class TermMatcher:
     """Compiled terms. Build once per rule, call ``find`` per article."""
 
@@ -47,9 +54,7 @@ class TermMatcher:
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
         matcher = Matcher()
         for index, term in enumerate(self.terms):
-            term_lang = lang or script_language(term)
-            form = "name" if term_lang != "en" else "term"
-            matcher.add(expand(term, term_lang, form), Ref(0, index))
+            matcher.add(term_patterns(term, lang), Ref(0, index))
         self._matcher = matcher.build()
 
     def find(self, analysis: Analysis) -> list[TermHit]:

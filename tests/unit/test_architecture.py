@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = {"eventlog", "runtime", "text"}
+# Libraries beside the services; projections is the read side that the api serves from.
+SHARED = {"eventlog", "runtime", "text", "projections"}
 WIRING = {"cli", "registry"}
 
 
