@@ -12,19 +12,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.backtests import BacktestRunner
 from services.api.dashboard import router as dashboard_router
 from services.api.dashboard import templates
 from services.api.deps import AppState
 from services.api.feed import AlertFeed
 from services.api.metrics import TocsinCollector
+from services.api.pull import configured
 from services.api.reader import Reader
-from services.api.routes import ops, read, write
+from services.api.routes import backtests, ops, pull, read, write
 from services.api.settings import ApiConfig
 from services.eventlog import EventLog
 from services.projections.loop import all_topics
@@ -66,18 +69,23 @@ def create_app(
     follow_alerts: bool = True,
 ) -> FastAPI:
     reader = Reader(config.read_model)
+    clock = clock or SystemClock()
     feed = AlertFeed(
         event_log, [topic(settings, "alerts.raised"), topic(settings, "alerts.lifecycle")], reader
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Fewer threads than anyio's 40: on a small machine 40 threads running SQLite and
+        # Python for one GIL only queue longer (measured with bench/api.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         if follow_alerts:
             feed.start()
         try:
             yield
         finally:
             feed.close()
+            jobs.close()
             reader.close()
 
     app = FastAPI(
@@ -92,9 +100,23 @@ def create_app(
     )
     app.state.config = config
     app.state.tocsin = AppState(
-        config=config, settings=settings, log=event_log, reader=reader, clock=clock or SystemClock()
+        config=config,
+        settings=settings,
+        log=event_log,
+        reader=reader,
+        clock=clock,
+        pull_subscriptions=configured(settings.subscriptions),
     )
     app.state.feed = feed
+    jobs = BacktestRunner(
+        config.backtests_path,
+        settings,
+        clock,
+        concurrency=config.backtest_concurrency,
+        timeout_s=config.backtest_timeout_s,
+        max_pending=config.backtest_max_pending,
+    )
+    app.state.backtests = jobs
     app.state.templates = templates()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(
@@ -102,6 +124,8 @@ def create_app(
     )
     app.state.registry = registry
 
+    app.include_router(pull.router)
+    app.include_router(backtests.router)
     app.include_router(read.router)
     app.include_router(write.router)
     app.include_router(ops.router)

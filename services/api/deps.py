@@ -4,13 +4,15 @@ hangs off ``app.state``, set by ``create_app``."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
 
 from schemas import CloudEvent
+from services.alerting import Subscription
+from services.api.fastjson import PageCache
 from services.api.reader import Reader
 from services.api.settings import ApiConfig
 from services.eventlog import EventLog
@@ -28,23 +30,32 @@ class AppState:
     log: EventLog
     reader: Reader
     clock: Clock
+    #: the config file's subscriptions (the feeds and streams serve them, see pull.py)
+    pull_subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    #: rendered unfiltered first pages, valid for one read-model position (fastjson.py)
+    pages: PageCache = field(default_factory=PageCache)
 
     def append(self, base_topic: str, key: str, event: CloudEvent) -> None:
         """One event, whole or not at all (the event is validated before this is called)."""
         self.log.append([encode(event, topic=topic(self.settings, base_topic), key=key)])
 
 
-def state(request: Request) -> AppState:
+async def state(request: Request) -> AppState:
+    """``async`` (it only reads ``app.state``): no thread-pool trip per request."""
     s: AppState = request.app.state.tocsin
     return s
 
 
 def db(request: Request) -> sqlite3.Connection:
-    return state(request).reader.conn()
+    """The calling thread's connection. A ``def`` dependency runs in a pool thread that need
+    not be the endpoint's: hot endpoints take ``state`` and call ``reader.conn()`` in their
+    own body instead, which also saves a thread-pool trip."""
+    s: AppState = request.app.state.tocsin
+    return s.reader.conn()
 
 
-def now_ms(request: Request) -> int:
-    moment: datetime = state(request).clock.now()
+async def now_ms(request: Request) -> int:
+    moment: datetime = request.app.state.tocsin.clock.now()
     return int(moment.timestamp() * 1000)
 
 

@@ -2,7 +2,8 @@
 on the log (from their end, no group) and fans each event out to every connected client.
 
 Clients get asyncio queues; the thread hands events to their loops with
-``call_soon_threadsafe``. A client too slow to keep up loses events (its queue is bounded)
+``call_soon_threadsafe``. A client may give a predicate over the event (a subscription's
+stream takes only the alerts its subscription matches); the others get every event. A client too slow to keep up loses events (its queue is bounded)
 rather than slowing the others; the dashboard's list can always be reloaded from the
 read model.
 """
@@ -14,9 +15,10 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from schemas import AlertRaised
+from schemas import AlertRaised, CloudEvent
 from services.api.reader import Reader
 from services.eventlog import EventLog, EventLogError, PoisonRecordError
 from services.eventlog.codec import decode
@@ -24,6 +26,7 @@ from services.projections.queries import iso
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
+Accept = Callable[[CloudEvent], bool]
 
 
 class AlertFeed:
@@ -33,7 +36,9 @@ class AlertFeed:
         self.reader = reader
         self.stop = threading.Event()
         self.ready = threading.Event()
-        self._clients: dict[asyncio.Queue[dict[str, Any]], asyncio.AbstractEventLoop] = {}
+        self._clients: dict[
+            asyncio.Queue[dict[str, Any]], tuple[asyncio.AbstractEventLoop, Accept | None]
+        ] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -46,20 +51,23 @@ class AlertFeed:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+    def subscribe(self, accept: Accept | None = None) -> asyncio.Queue[dict[str, Any]]:
+        """A queue of the events ``accept`` takes (every event when None)."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         with self._lock:
-            self._clients[queue] = asyncio.get_running_loop()
+            self._clients[queue] = (asyncio.get_running_loop(), accept)
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         with self._lock:
             self._clients.pop(queue, None)
 
-    def publish(self, item: dict[str, Any]) -> None:
+    def publish(self, item: dict[str, Any], event: CloudEvent | None = None) -> None:
         with self._lock:
             clients = list(self._clients.items())
-        for queue, loop in clients:
+        for queue, (loop, accept) in clients:
+            if accept is not None and (event is None or not _accepts(accept, event)):
+                continue
             with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
                 loop.call_soon_threadsafe(_offer, queue, item)
 
@@ -75,7 +83,7 @@ class AlertFeed:
                                 event = decode(record)
                             except PoisonRecordError:
                                 continue
-                            self.publish(self.describe(event))
+                            self.publish(self.describe(event), event)
             except EventLogError:
                 log.warning("alert feed: the log failed; following again in 1s", exc_info=True)
                 self.stop.wait(1.0)
@@ -116,6 +124,14 @@ class AlertFeed:
             "countries": countries,
             "raised_at": iso(int(time.timestamp() * 1000)),
         }
+
+
+def _accepts(accept: Accept, event: CloudEvent) -> bool:
+    try:
+        return accept(event)
+    except Exception:  # one client's filter never stops the feed
+        log.warning("alert feed: a client's filter failed", exc_info=True)
+        return False
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:

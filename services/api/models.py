@@ -4,9 +4,10 @@ against (unknown fields refused, lengths capped) before anything reaches the log
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["open", "acknowledged", "resolved"]
@@ -83,3 +84,26 @@ class PageOut(BaseModel):
     next_cursor: str | None = Field(
         description="pass as ?cursor= for the next page; null at the end"
     )
+
+
+MAX_RULES_BYTES = 1_000_000
+
+
+class BacktestBody(_Body):
+    """A rule file (its YAML text) to backtest over ``[since, until)``."""
+
+    rules: str = Field(min_length=1, max_length=MAX_RULES_BYTES, description="the rule file, YAML")
+    since: datetime = Field(description="start (ISO 8601; UTC if no zone)")
+    until: datetime = Field(description="end, exclusive (ISO 8601; UTC if no zone)")
+    examples: int = Field(default=3, ge=0, le=20, description="example alerts per rule")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _order(self) -> BacktestBody:
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas import CloudEvent, SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated
-from services.notifier.subscriptions import (
+from services.alerting.subscriptions import (
     Subscription,
     SubscriptionError,
     expand_secrets,

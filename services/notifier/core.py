@@ -1,5 +1,6 @@
 """The notifier's pure core: alert -> matching subscriptions -> delivery intents, and the
-outcome events. No I/O, no clock: time comes in as an argument.
+outcome events. No I/O, no clock: time comes in as an argument. Matching itself
+(``matches``) lives in the shared ``services.alerting`` library, which the API uses too.
 
 Delivery ids (``schemas.ids.delivery_id``) make a delivery exactly-once per subscription:
 
@@ -17,19 +18,20 @@ id in it is never sent again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from schemas import AlertDelivered, AlertDeliveryFailed, AlertRaised, CloudEvent, new_event
 from schemas.ids import content_hash, delivery_id
-from services.notifier.subscriptions import Subscription
+from services.alerting.matching import alert_entities, matches
+from services.alerting.subscriptions import Subscription
 
 __all__ = [
     "SOURCE",
     "DeliveryState",
     "Intent",
+    "alert_entities",
     "delivered_event",
     "delivery_key",
     "failed_event",
@@ -39,38 +41,6 @@ __all__ = [
 ]
 
 SOURCE = "/tocsin/notifier"
-_ENTITY_ID = re.compile(r"\b([a-z_]+:[A-Za-z0-9_.-]+)")
-
-
-def alert_entities(alert: AlertRaised) -> frozenset[str]:
-    """Entity ids the alert's evidence names ("entity country:AM|org:csto" -> both)."""
-    found: set[str] = set()
-    for ev in alert.evidence:
-        if ev.condition.startswith("entity"):
-            found.update(_ENTITY_ID.findall(ev.condition))
-    return frozenset(found)
-
-
-def matches(sub: Subscription, alert: AlertRaised) -> bool:
-    """Whether the alert is one the subscription asked for (every given criterion holds)."""
-    m = sub.match
-    if not sub.enabled or alert.severity.rank < m.min_severity.rank:
-        return False
-    if m.rules and alert.rule_id not in m.rules:
-        return False
-    if any(alert.labels.get(k) != v for k, v in m.labels.items()):
-        return False
-    if m.countries or m.entities:
-        entities = alert_entities(alert)
-        countries = {e.split(":", 1)[1].upper() for e in entities if e.startswith("country:")}
-        label_country = alert.labels.get("country", "").upper()
-        if label_country:
-            countries.add(label_country)
-        if m.countries and not countries.intersection(m.countries):
-            return False
-        if m.entities and not entities.intersection(m.entities):
-            return False
-    return True
 
 
 def delivery_key(sub: Subscription, alert: AlertRaised) -> str:

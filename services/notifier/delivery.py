@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.alerting.subscriptions import DeliveryOptions, Subscription
 from services.notifier.channels import Channel, DeliveryError, Outgoing
 from services.notifier.core import Intent, digest_key, held_until
-from services.notifier.subscriptions import DeliveryOptions, Subscription
 from services.runtime.clock import Clock
 
 __all__ = ["Outcome", "RetryPolicy", "TokenBucket", "Worker"]

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from schemas import AlertRaised, CloudEvent, DeadLetter, new_event
+from services.alerting.subscriptions import Subscription, SubscriptionError, load_subscriptions
 from services.eventlog import (
     Consumer,
     EventLog,
@@ -67,7 +68,6 @@ from services.notifier.core import (
     plan,
 )
 from services.notifier.delivery import Outcome, Worker
-from services.notifier.subscriptions import Subscription, SubscriptionError, load_subscriptions
 from services.notifier.tracker import Watermarks
 from services.runtime.bootstrap import topic
 from services.runtime.service import ServiceContext

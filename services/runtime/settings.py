@@ -84,6 +84,13 @@ class ApiSettings(_Section):
     sse_ping_s: float = Field(
         default=15.0, gt=0, description="keep-alive interval of the SSE stream"
     )
+    threads: int = Field(default=4, ge=1, le=200, description="threads serving SQLite reads")
+    backtests_db: Path | None = Field(
+        default=None, description="the backtest jobs database (default: beside the read model)"
+    )
+    backtest_concurrency: int = Field(default=1, ge=1, le=16)
+    backtest_max_pending: int = Field(default=8, ge=1, le=1000)
+    backtest_timeout_s: float = Field(default=600.0, gt=0)
 
 
 class Settings(BaseSettings):

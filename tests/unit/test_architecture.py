@@ -1,7 +1,9 @@
 """Dependencies point one way: services talk through events, never through imports.
 
-schemas imports nothing of services; the shared libraries (eventlog, runtime, text) import
-no service; a service imports no other service. Only the wiring (cli, registry) sees all.
+schemas imports nothing of services; the shared libraries (eventlog, runtime, text, alerting,
+projections) import no service; a service imports no other service. Only the wiring (cli,
+registry) sees all. ``alerting`` is the subscription model and matching (notifier and API);
+``projections`` is the read model (the API runs it, ``tocsin projections`` rebuilds it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Libraries beside the services; projections is the read side that the api serves from.
-SHARED = {"eventlog", "runtime", "text", "projections"}
+SHARED = {"alerting", "eventlog", "runtime", "text", "projections"}
 WIRING = {"cli", "registry"}
 
 

@@ -4,20 +4,22 @@ so SQLite never blocks the event loop."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.api.auth import require_read
-from services.api.deps import cursor_error, db, not_found, now_ms
+from services.api.deps import AppState, cursor_error, db, not_found, now_ms, state
+from services.api.fastjson import MEDIA_TYPE, page_response, position
 from services.api.models import PageOut, Severity, Status
 from services.projections import queries
 from services.projections.queries import BadCursor
 
 router = APIRouter(dependencies=[Depends(require_read)])
 Conn = Annotated[sqlite3.Connection, Depends(db)]
+State = Annotated[AppState, Depends(state)]
 Now = Annotated[int, Depends(now_ms)]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Cursor = Annotated[
@@ -29,7 +31,7 @@ Until = Annotated[datetime | None, Query(description="before (ISO 8601; UTC if n
 
 @router.get("/alerts", response_model=PageOut, tags=["alerts"], summary="Alerts, newest first")
 def list_alerts(
-    conn: Conn,
+    st: State,
     since: Since = None,
     until: Until = None,
     rule: Annotated[list[str], Query(description="rule ids (repeatable)")] = [],  # noqa: B006
@@ -43,7 +45,11 @@ def list_alerts(
     ] = [],  # noqa: B006
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> JSONResponse:
+) -> Response:
+    conn = st.reader.conn()
+    plain = not (since or until or rule or severity or min_severity or country or status or cursor)
+    if plain:
+        return _cached(st, conn, ("alerts", limit), lambda: queries.list_alerts(conn, limit=limit))
     try:
         page = queries.list_alerts(
             conn,
@@ -77,7 +83,7 @@ def get_alert(alert_id: str, conn: Conn) -> dict[str, Any]:
 
 @router.get("/articles", response_model=PageOut, tags=["articles"], summary="Search articles")
 def search_articles(
-    conn: Conn,
+    st: State,
     q: Annotated[
         str | None,
         Query(
@@ -95,7 +101,8 @@ def search_articles(
     until: Until = None,
     limit: Limit = 20,
     cursor: Cursor = None,
-) -> JSONResponse:
+) -> Response:
+    conn = st.reader.conn()
     try:
         page = queries.search_articles(
             conn,
@@ -122,10 +129,26 @@ def get_article(article_id: str, conn: Conn) -> dict[str, Any]:
     return article
 
 
-def _page(page: queries.Page) -> JSONResponse:
+def _page(page: queries.Page) -> Response:
     """The page as JSON at once: the rows are plain dicts already, so re-validating them
     against ``PageOut`` (which documents the shape) would only cost time."""
-    return JSONResponse({"items": page.items, "next_cursor": page.next_cursor})
+    return page_response(page.items, page.next_cursor)
+
+
+def _cached(
+    st: AppState,
+    conn: sqlite3.Connection,
+    key: tuple[Any, ...],
+    read: Callable[[], queries.Page],
+) -> Response:
+    """An unfiltered first page: from the cache while the read model has not moved."""
+    stamp = position(conn)
+    body = st.pages.get(key, stamp)
+    if body is None:
+        response = _page(read())
+        st.pages.put(key, stamp, bytes(response.body))
+        return response
+    return Response(body, media_type=MEDIA_TYPE)
 
 
 def _range(now: int, since: datetime | None, until: datetime | None, days: int) -> tuple[int, int]:

@@ -7,13 +7,13 @@ serves them from the log (see services/notifier/__init__.py).
 
 from __future__ import annotations
 
-from services.notifier.channels.base import Channel, DeliveryError, Outgoing
-from services.notifier.subscriptions import (
+from services.alerting.subscriptions import (
     EmailChannel,
     SlackChannel,
     Subscription,
     WebhookChannel,
 )
+from services.notifier.channels.base import Channel, DeliveryError, Outgoing
 
 __all__ = ["Channel", "DeliveryError", "Outgoing", "build_channel"]
 

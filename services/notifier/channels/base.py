@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas import AlertRaised
-from services.notifier.subscriptions import Subscription
+from services.alerting.subscriptions import Subscription
 
 __all__ = ["Channel", "DeliveryError", "Outgoing"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
+from services.alerting.subscriptions import SlackChannel
 from services.notifier.channels.base import Outgoing
 from services.notifier.channels.http import post
 from services.notifier.channels.render import SEVERITY_COLOURS, alert_link, slack_escape
-from services.notifier.subscriptions import SlackChannel
 
 __all__ = ["SlackSender", "payload"]
 

@@ -12,9 +12,9 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from services.alerting.subscriptions import EmailChannel
 from services.notifier.channels.base import DeliveryError, Outgoing
 from services.notifier.channels.render import as_html, as_text, subject
-from services.notifier.subscriptions import EmailChannel
 
 __all__ = ["EmailSender", "build_message"]
 

@@ -20,10 +20,10 @@ import time
 
 import httpx
 
+from services.alerting.subscriptions import WebhookChannel
 from services.notifier.channels.base import Outgoing
 from services.notifier.channels.http import post
 from services.notifier.channels.render import document
-from services.notifier.subscriptions import WebhookChannel
 
 __all__ = ["SIGNATURE_HEADER", "WebhookSender", "sign", "verify_signature"]
 

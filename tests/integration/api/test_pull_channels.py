@@ -1,0 +1,229 @@
+"""Atom feeds and SSE streams of subscriptions, served by the API over a real sqlite log and
+read model (the stream test runs a real uvicorn on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import readside_events as ev
+from fastapi.testclient import TestClient
+from readside_server import (
+    READ_TOKEN,
+    WRITE_TOKEN,
+    live_server,
+    make_config,
+    make_settings,
+    open_test_log,
+    project,
+)
+
+from schemas import CloudEvent, Evidence, new_event
+from services.api.app import create_app
+from services.runtime.settings import Settings
+
+W = {"Authorization": f"Bearer {WRITE_TOKEN}"}
+R = {"Authorization": f"Bearer {READ_TOKEN}"}
+A = "{http://www.w3.org/2005/Atom}"
+HOSTILE = '</title><script>alert("x")</script> & <img src=x onerror=alert(1)> \x01\x0b end'
+
+
+def entity_alert(n: int, country: str, *, severity: str = "high", title: str | None = None):  # type: ignore[no-untyped-def]
+    """An alert whose evidence names ``country:<country>`` (as entity conditions do)."""
+    art = ev.article(n)
+    base = ev.raised(art, severity=severity, title=title, rule=f"rule-{n}")
+    payload = base.data.model_copy(
+        update={
+            "evidence": (
+                Evidence(
+                    article_id=art.article_id,
+                    condition=f"entity country:{country}",
+                    surface=country,
+                    snippet=art.text[:40],
+                    start=0,
+                    end=2,
+                ),
+            )
+        }
+    )
+    raised: CloudEvent = new_event(
+        payload, id=base.id, source="/tocsin/rules", subject=base.subject, time=base.time
+    )
+    return [ev.published(art), ev.enriched(art), raised]
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, Settings, object]]:
+    settings = Settings(
+        **{
+            **make_settings(tmp_path).model_dump(),
+            "subscriptions": [
+                {"id": "file-az", "match": {"countries": ["AZ"]}, "channel": {"kind": "sse"}},
+            ],
+        }
+    )
+    config = make_config(tmp_path)
+    log = open_test_log(settings)
+    ev.append(log, ev.scenario())
+    ev.append(log, entity_alert(40, "AZ", title=HOSTILE))
+    ev.append(log, entity_alert(41, "GE"))
+    ev.append(log, entity_alert(42, "AZ", severity="low"))
+    project(settings, log, config.read_model)
+    app = create_app(config, settings, log, follow_alerts=False)
+    with TestClient(app) as c:
+        r = c.post(
+            "/subscriptions",
+            json={
+                "id": "desk-atom",
+                "match": {"min_severity": "high"},
+                "channel": {"kind": "atom"},
+            },
+            headers=W,
+        )
+        assert r.status_code == 201, r.text
+        project(settings, log, config.read_model)
+        yield c, settings, log
+    log.close()  # type: ignore[attr-defined]
+
+
+def _feed(c: TestClient, ident: str) -> ET.Element:
+    r = c.get(f"/subscriptions/{ident}/feed.atom", headers=R)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/atom+xml")
+    return ET.fromstring(r.content)
+
+
+def test_atom_feed_has_the_matching_alerts_newest_first(client) -> None:  # type: ignore[no-untyped-def]
+    c, _, _ = client
+    root = _feed(c, "desk-atom")
+    assert root.tag == f"{A}feed"
+    assert root.findtext(f"{A}id") == "urn:tocsin:subscription:desk-atom"
+    assert root.findtext(f"{A}updated") and root.find(f"{A}author/{A}name") is not None
+    entries = root.findall(f"{A}entry")
+    severities = [
+        e.find(f"{A}category[@scheme='urn:tocsin:severity']").get("term")  # type: ignore[union-attr]
+        for e in entries
+    ]
+    # min_severity high: the scenario's high and critical alerts and the two entity alerts
+    assert sorted(severities) == ["critical", "high", "high", "high"]
+    published = [e.findtext(f"{A}published") for e in entries]
+    assert published == sorted(published, reverse=True)  # type: ignore[type-var]
+    c.cookies.set("tocsin_token", READ_TOKEN)
+    for e in entries:
+        alert_id = e.findtext(f"{A}id").removeprefix("urn:tocsin:alert:")  # type: ignore[union-attr]
+        link = e.find(f"{A}link[@rel='alternate']")
+        assert link is not None and link.get("href") == f"http://testserver/ui/alerts/{alert_id}"
+        # the link leads to the dashboard's page of that alert
+        assert c.get(f"/ui/alerts/{alert_id}").status_code == 200
+
+
+def test_hostile_titles_are_escaped_text_and_the_feed_still_parses(client) -> None:  # type: ignore[no-untyped-def]
+    c, _, _ = client
+    raw = c.get("/subscriptions/file-az/feed.atom", headers=R).content
+    assert b"<script>" not in raw and b"<img" not in raw and b"\x01" not in raw
+    root = ET.fromstring(raw)
+    titles = [e.findtext(f"{A}title") for e in root.findall(f"{A}entry")]
+    # countries [AZ] from the config file: the AZ alerts of any severity, not the GE one
+    assert len(titles) == 2
+    assert titles[1] == HOSTILE.replace("\x01", "").replace("\x0b", "")
+
+
+def test_feed_auth_and_unknown_subscriptions(client) -> None:  # type: ignore[no-untyped-def]
+    c, _, _ = client
+    assert c.get("/subscriptions/desk-atom/feed.atom").status_code == 401
+    assert c.get("/subscriptions/nope/feed.atom", headers=R).status_code == 404
+    assert c.get("/subscriptions/nope/stream", headers=R).status_code == 404
+    assert c.delete("/subscriptions/desk-atom", headers=W).status_code == 202
+    assert c.get("/subscriptions/desk-atom/feed.atom", headers=R).status_code == 200  # not yet
+    _, settings, log = client
+    project(settings, log, c.app.state.config.read_model)  # type: ignore[attr-defined]
+    assert c.get("/subscriptions/desk-atom/feed.atom", headers=R).status_code == 404
+
+
+def test_public_reading_opens_feeds_too(tmp_path: Path) -> None:
+    settings = Settings(
+        **{
+            **make_settings(tmp_path).model_dump(),
+            "subscriptions": [{"id": "open", "channel": {"kind": "atom"}}],
+        }
+    )
+    config = make_config(tmp_path, public_read=True)
+    log = open_test_log(settings)
+    ev.append(log, ev.scenario())
+    project(settings, log, config.read_model)
+    with TestClient(create_app(config, settings, log, follow_alerts=False)) as c:
+        root = ET.fromstring(c.get("/subscriptions/open/feed.atom").content)
+        assert len(root.findall(f"{A}entry")) == 6
+    log.close()
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, object]]]:
+    event = None
+    for line in lines:
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event:
+            yield event, json.loads(line.split(":", 1)[1])
+            event = None
+
+
+def test_stream_sends_matching_alerts_only(tmp_path: Path) -> None:
+    with (
+        live_server(tmp_path) as srv,
+        httpx.Client(base_url=srv.url, headers=W, timeout=10) as http,
+    ):
+        r = http.post(
+            "/subscriptions",
+            json={
+                "id": "live-high",
+                "match": {"min_severity": "high", "rules": ["csto-armenia-azerbaijan"]},
+                "channel": {"kind": "sse"},
+            },
+        )
+        assert r.status_code == 201
+        deadline = time.monotonic() + 10
+        while http.get("/subscriptions/live-high").status_code == 404:
+            assert time.monotonic() < deadline, "the projection did not catch up"
+            time.sleep(0.05)
+        assert httpx.get(srv.url + "/subscriptions/live-high/stream", timeout=5).status_code == 401
+        low, high, later = ev.article(50), ev.article(51), ev.article(52)
+        no = ev.raised(low, severity="low")
+        yes = ev.raised(high, severity="high")
+        again = ev.raised(later, severity="critical", at=later.fetched_at + timedelta(minutes=2))
+        other_rule = ev.raised(later, severity="critical", rule="another-rule")
+        seen: list[str] = []
+        with http.stream("GET", "/subscriptions/live-high/stream") as stream:
+            for event, data in _events(stream.iter_lines()):
+                if event == "ready":
+                    assert data == {"subscription_id": "live-high"}
+                    ev.append(srv.log, [no, other_rule, yes])
+                    continue
+                assert event == "alert"
+                seen.append(str(data["alert_id"]))
+                if data["alert_id"] == yes.data.alert_id:
+                    # everything appended with it has been read by now: send one more
+                    ev.append(srv.log, [again])
+                elif data["alert_id"] == again.data.alert_id:
+                    break
+        assert seen == [yes.data.alert_id, again.data.alert_id]
+
+
+def test_the_cached_first_page_follows_the_read_model(client) -> None:  # type: ignore[no-untyped-def]
+    c, settings, log = client
+    first = c.get("/alerts", headers=R).json()["items"]
+    assert c.get("/alerts", headers=R).json()["items"] == first  # served again, unchanged
+    newest = ev.article(60, at=ev.T0 + timedelta(days=1))
+    raised = ev.raised(newest)
+    ev.append(log, [ev.published(newest), ev.enriched(newest), raised])
+    project(settings, log, c.app.state.config.read_model)  # type: ignore[attr-defined]
+    items = c.get("/alerts", headers=R).json()["items"]
+    assert items[0]["alert_id"] == raised.data.alert_id and items[0]["status"] == "open"
+    assert c.post(f"/alerts/{raised.data.alert_id}/ack", json={}, headers=W).status_code == 202
+    project(settings, log, c.app.state.config.read_model)  # type: ignore[attr-defined]
+    assert c.get("/alerts", headers=R).json()["items"][0]["status"] == "acknowledged"
