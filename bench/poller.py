@@ -11,7 +11,8 @@
 3. State rebuild over a synthetic articles.published holding ``--rebuild-ids`` records.
 4. Main-text extraction on corpus/pages/article-extraction-benchmark: mean token-level F1
    against the ground truth (target >= 0.93); baseline: all the page's text.
-Local feeds share one host, so the per-host limit is raised for the bench (printed).
+Local feeds share one host, so the per-host limit is raised for the bench (printed). The
+first pass parses in the poller's default parser processes (``services.poller.parsing``).
 """
 
 from __future__ import annotations
@@ -175,7 +176,12 @@ def bench_polling(feeds: int, items: int) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
-    print(f"polling: {feeds} feeds x {items} items on 127.0.0.1 (per-host limit 8, no delay)")
+    from services.poller.parsing import default_workers
+
+    print(
+        f"polling: {feeds} feeds x {items} items on 127.0.0.1 (per-host limit 8, no delay, "
+        f"{default_workers()} parser processes)"
+    )
     print(f"  baseline, bare httpx GET of every feed:   {base:6.2f} s")
     print(
         f"  first pass (fetch+parse+events+log):      {t1:6.2f} s  {new / t1:8.0f} articles/s  "

@@ -17,6 +17,13 @@ polls exactly the sources whose partition it owns:
   known articles current with what the others publish, so a source that moves is not
   re-published by its new owner.
 
+The group is ``<topic prefix>poller`` (``runner.group_name``), so deployments sharing a
+cluster under different prefixes never rebalance each other. The ownership thread commits
+its position only while its assignment is settled, and at most every ``commit_every_s``
+even after a failure: a commit tried during a join is refused and sends the client back to
+rejoin, so retrying it at every step kept a rebalance from ever finishing on Kafka (found
+by tests/unit/poller/test_scaleout_kafka.py, where a poller is killed with SIGKILL).
+
 Caveats, as with any lease: a poll already running when its partition moves finishes (at
 most one overlapping poll, whose duplicate articles carry the same deterministic ids); a
 poller frozen past the session timeout may finish one poll after losing its sources.
@@ -123,10 +130,14 @@ class PartitionOwnership:
         try:
             while not self._stop.is_set():
                 try:
-                    self._step(consumer, tail)
-                    if time.monotonic() - last_commit >= self.commit_every_s:
-                        consumer.commit()
+                    settled = self._step(consumer, tail)
+                    # Commit only with a settled assignment, and never retry at once: a
+                    # commit attempted during a join is refused, and the client then rejoins;
+                    # retried at every step it kept a rebalance from ever completing (seen on
+                    # Kafka when a poller died: the survivor never got its partitions).
+                    if settled and time.monotonic() - last_commit >= self.commit_every_s:
                         last_commit = time.monotonic()
+                        consumer.commit()
                 except EventLogError as exc:  # rebalance or transport trouble: try again
                     log.warning("poller ownership: %s", exc)
                     self._stop.wait(self.poll_interval_s)
@@ -138,11 +149,13 @@ class PartitionOwnership:
                 if tail is not None:
                     tail.close()
 
-    def _step(self, consumer: Consumer, tail: Consumer | None) -> None:
+    def _step(self, consumer: Consumer, tail: Consumer | None) -> bool:
+        """One round; True when the assignment is the same as the round before (settled)."""
         for record in consumer.poll(max_records=1000, timeout_s=self.poll_interval_s):
             if self.health is not None:
                 self.health.apply(record)
         owned = frozenset(tp.partition for tp in consumer.assignment())
+        settled = owned == self._owned and bool(owned)
         if owned != self._owned:
             log.info("poller owns sources.polled partitions %s", sorted(owned))
         self._owned = owned
@@ -150,3 +163,4 @@ class PartitionOwnership:
         if tail is not None and self.known is not None:
             for record in tail.poll(max_records=5000, timeout_s=0):
                 self.known.apply(record)
+        return settled

@@ -15,6 +15,7 @@
     +-- ParseError            the bytes are not what the source's kind expects
         +-- EmptyDocument     zero bytes (or only whitespace)
         +-- NotAFeed          HTML or something else where a feed was expected
+        +-- ParserCrashed     the parser process died on the document (twice)
 
 ``retryable`` marks the kinds worth another attempt within the same poll. httpx's own
 exceptions are translated in one place (``fetch.translate``), never leaked to callers.
@@ -33,6 +34,18 @@ class PollError(Exception):
     @property
     def error_class(self) -> str:
         return type(self).__name__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # parsers run in worker processes: their errors must cross back whole (the default
+        # pickling calls ``cls(*args)`` and would lose, or choke on, keyword-only state)
+        return (_restore, (type(self), str(self), dict(self.__dict__)))
+
+
+def _restore(cls: type[PollError], message: str, state: dict[str, object]) -> PollError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
 
 
 class FetchError(PollError):
@@ -90,4 +103,8 @@ class EmptyDocument(ParseError):
 
 
 class NotAFeed(ParseError):
+    pass
+
+
+class ParserCrashed(ParseError):
     pass

@@ -324,6 +324,10 @@ class Fetcher:
             final = str(resp.url)
             status = resp.status_code
             if status == 304:
+                # read the (empty) body to its end: httpcore keeps a connection for the
+                # next request only once the response is complete, else every 304 costs a
+                # new connection (and a TLS handshake) to the publisher
+                await resp.aread()
                 return FetchResult(
                     url=final,
                     http_status=304,

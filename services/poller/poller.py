@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,21 +26,14 @@ from services.eventlog import EventLog, EventLogError, Message
 from services.poller.config import SourceConfig
 from services.poller.core import polled_message, published_message, select_new
 from services.poller.errors import PollError
-from services.poller.fetch import Document, Fetcher, FetchResult
+from services.poller.fetch import Fetcher, FetchResult
 from services.poller.parsers import Parsed
-from services.poller.parsers.feeds import parse_feed
-from services.poller.parsers.jsonl import parse_jsonl
 from services.poller.parsers.pages import listing_links, parse_page
+from services.poller.parsing import ParsePool
 from services.poller.state import HealthBook, KnownArticles
 from services.runtime.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
-
-PARSERS: dict[str, Callable[[Document], Parsed]] = {
-    "feed": parse_feed,
-    "page": parse_page,
-    "jsonl": parse_jsonl,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +85,7 @@ class Poller:
         health: HealthBook | None = None,
         clock: Clock | None = None,
         writer: ThreadPoolExecutor | None = None,
+        parsers: ParsePool | None = None,
     ) -> None:
         self.log = event_log
         self.topics = topics
@@ -100,9 +94,11 @@ class Poller:
         self.health = health or HealthBook()
         self.clock = clock or SystemClock()
         self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller-log")
+        self.parsers = parsers or ParsePool(0)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+        self.parsers.close()
 
     async def poll_many(
         self, sources: Sequence[SourceConfig], *, force: bool = False
@@ -191,14 +187,11 @@ class Poller:
         """Parse every document; a folder survives bad files, a single document does not."""
         if source.kind == "page" and source.follow is not None:
             return await self._parse_listing(source, result)
-        parser = PARSERS[source.kind]
         merged = Parsed()
         errors: list[PollError] = []
         for doc in result.documents:
             try:
-                parsed = (
-                    await asyncio.to_thread(parser, doc) if len(doc.body) > 262_144 else parser(doc)
-                )
+                parsed = await self.parsers.parse(source.kind, doc)
             except PollError as exc:
                 if len(result.documents) == 1:
                     raise

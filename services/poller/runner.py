@@ -23,18 +23,27 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from services.eventlog import TopicPartition
-from services.poller.assignment import AllSources, Ownership, PartitionOwnership
+from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
 from services.poller.config import SourceConfig, sources_from_settings
 from services.poller.fetch import Fetcher, FetchOptions
+from services.poller.parsing import ParsePool, default_workers
 from services.poller.poller import Poller, PollReport, Topics
 from services.poller.state import health_since, rebuild_health, rebuild_known
 from services.runtime.bootstrap import topic
 from services.runtime.service import ServiceContext
-from services.runtime.settings import config_path
+from services.runtime.settings import Settings, config_path
 
 log = logging.getLogger(__name__)
 
 HEALTH_WINDOW_DAYS = 7.0
+#: With this many sources or more, feeds are parsed in worker processes (see ``parsing``).
+POOL_FROM_SOURCES = 50
+
+
+def group_name(settings: Settings) -> str:
+    """The pollers' consumer group, under the topic prefix: deployments sharing a cluster
+    (one prefix each) must not rebalance each other's pollers."""
+    return f"{settings.topic_prefix}{GROUP}"
 
 
 def trigger_for(source: SourceConfig) -> BaseTrigger:
@@ -59,10 +68,13 @@ class PollerService:
         *,
         options: FetchOptions | None = None,
         ownership: Ownership | None = None,
+        parse_workers: int | None = None,
     ) -> None:
         self.context = context
         self.sources = sources
         self.options = options or FetchOptions()
+        #: parser processes; None: one per spare core when there are many sources, else 0
+        self.parse_workers = parse_workers
         self.ownership = ownership
         settings = context.settings
         self.topics = Topics(
@@ -71,8 +83,16 @@ class PollerService:
         self.reports: list[PollReport] = []
         self.rebuild_seconds: float | None = None
         self.published_positions: dict[TopicPartition, int] = {}
+        #: The ownership in force while serving (which sources this process polls).
+        self.active_ownership: Ownership | None = None
 
-    async def start_poller(self) -> Poller:
+    def _parse_pool(self, sources: int) -> ParsePool:
+        workers = self.parse_workers
+        if workers is None:
+            workers = default_workers() if sources >= POOL_FROM_SOURCES else 0
+        return ParsePool(workers)
+
+    async def start_poller(self, sources: int = 0) -> Poller:
         """State rebuilt from the log, then a poller with a fresh shared client."""
         elog = self.context.log
         known, seconds, positions = await asyncio.to_thread(
@@ -90,6 +110,7 @@ class PollerService:
             known=known,
             health=health,
             clock=self.context.clock,
+            parsers=self._parse_pool(sources),
         )
 
     def run_until_idle(self) -> None:
@@ -111,13 +132,14 @@ class PollerService:
             health=poller.health,
             known=poller.known,
             published_from=self.published_positions,
+            group=group_name(self.context.settings),
         )
 
     async def poll_once(
         self, sources: list[SourceConfig], *, force: bool = False
     ) -> list[PollReport]:
         """One pass over the given sources (``tocsin poll``); ``force`` polls disabled ones."""
-        poller = await self.start_poller()
+        poller = await self.start_poller(len(sources))
         try:
             self.reports = await poller.poll_many(sources, force=force)
             return self.reports
@@ -126,7 +148,7 @@ class PollerService:
             poller.close()
 
     async def _once(self) -> None:
-        poller = await self.start_poller()
+        poller = await self.start_poller(len(self.sources))
         ownership = self._ownership(poller, scaled=False)
         ownership.start()
         try:
@@ -138,8 +160,9 @@ class PollerService:
             poller.close()
 
     async def _serve(self) -> None:
-        poller = await self.start_poller()
+        poller = await self.start_poller(len(self.sources))
         ownership = self._ownership(poller, scaled=True)
+        self.active_ownership = ownership
         ownership.start()
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
         now = datetime.now(UTC)

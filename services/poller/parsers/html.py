@@ -60,12 +60,125 @@ def tidy(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+#: Inline elements that only wrap text: dropped, their text kept.
+_INLINE = frozenset(
+    [
+        "a",
+        "b",
+        "i",
+        "u",
+        "s",
+        "em",
+        "strong",
+        "span",
+        "small",
+        "big",
+        "sub",
+        "sup",
+        "abbr",
+        "cite",
+        "code",
+        "q",
+        "mark",
+        "time",
+        "font",
+        "strike",
+        "tt",
+        "kbd",
+        "var",
+        "dfn",
+    ]
+)
+#: Blocks that may hold other blocks without the parser restructuring anything.
+_CONTAINERS = frozenset(["div", "section", "article", "blockquote", "aside", "main"])
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>")
+_ENTITY = re.compile(r"&(?:(amp|lt|gt|quot)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"'}
+
+
+def _char(match: re.Match[str]) -> str:
+    if match.group(1):
+        return _NAMED[match.group(1)]
+    code = int(match.group(2)) if match.group(2) else int(match.group(3), 16)
+    # C0/C1 controls, surrogates and beyond Unicode decode differently per parser: not here
+    if code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        raise ValueError(code)
+    return chr(code)
+
+
+def _nest(open_tags: list[str], tag: re.Match[str]) -> bool:
+    """Track one tag on the stack of open ones; False when the fragment is not well nested
+    (a stray end tag, a block inside a <p> or an inline element, a tag opened twice)."""
+    closing, name = tag.group(1), tag.group(2).lower()
+    if tag.group(0).endswith("/>") or (name not in _BLOCKS and name not in _INLINE):
+        return False
+    if closing:
+        if not open_tags or open_tags[-1] != name:
+            return False
+        open_tags.pop()
+        return True
+    blocked = name in _BLOCKS and not all(t in _CONTAINERS for t in open_tags)
+    if blocked or name in open_tags:
+        return False
+    open_tags.append(name)
+    return True
+
+
+def _decode_entities(text: str) -> str | None:
+    if "&" not in text:
+        return text
+    if "&" in _ENTITY.sub("", text):
+        return None
+    try:
+        return _ENTITY.sub(_char, text)
+    except ValueError:
+        return None
+
+
+def _simple_markup_to_text(value: str) -> str | None:
+    """The text of a fragment made only of block and inline tags, plain text and the common
+    entities (the usual feed summary, ``<p>...</p>``), without building a tree: the same
+    result as the lxml path (tests/unit/poller/test_html.py compares them), or None when the
+    fragment holds anything else (scripts, comments, images, odd entities, stray ``<``)."""
+    pieces: list[str] = []
+    open_tags: list[str] = []
+    pos = 0
+    for match in _TAG.finditer(value):
+        pieces.append(value[pos : match.start()])
+        pos = match.end()
+        name = match.group(2).lower()
+        if name == "br" and not match.group(1):
+            pieces.append("\n")
+            continue
+        if not _nest(open_tags, match):
+            return None
+        if name in _BLOCKS:
+            pieces.append("\n")
+    pieces.append(value[pos:])
+    text = "".join(pieces)
+    if open_tags or "<" in text:
+        return None
+    decoded = _decode_entities(text)
+    return None if decoded is None else tidy(decoded)
+
+
 def html_to_text(value: str | None) -> str:
     """Plain text from an HTML fragment or document (or from text that has no markup)."""
     if not value:
         return ""
     if not _MARKUP.search(value):
         return tidy(html_lib.unescape(value))
+    simple = _simple_markup_to_text(value)
+    if simple is not None:
+        return simple
+    return _tree_to_text(value)
+
+
+def _tree_to_text(value: str) -> str:
+    """The general path: lxml's HTML parser, whatever the fragment holds."""
+    # control characters end up dropped anyway (tidy); left in, lxml refuses to set the
+    # text around them (ValueError), which would lose the whole feed
+    value = _CONTROL.sub("", value)
     try:
         root = lxml.html.fragment_fromstring(value, create_parent="div")
     except (lxml.etree.ParserError, ValueError):

@@ -4,12 +4,20 @@ slow, endless, hanging, redirecting and failing variants. Started and stopped by
 from __future__ import annotations
 
 import hashlib
+import os
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from services.poller.fetch import FetchOptions
+from services.poller.fetch import Document, FetchOptions
+from services.poller.parsers import Parsed
+from services.poller.parsing import parse_document
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs when many sources connect at once
 
 
 @dataclass
@@ -32,9 +40,14 @@ class Route:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    """``tls`` = (certificate file, key file) serves HTTPS instead of HTTP."""
+
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self.routes: dict[str, Route] = {}
+        self.connections = 0  # TCP connections accepted (keep-alive reuse shows here)
         self.requests: list[tuple[str, dict[str, str]]] = []
+        #: (monotonic time, path, User-Agent) per request: who polled what, when.
+        self.timeline: list[tuple[float, str, str]] = []
         self.stopping = threading.Event()
         server = self
 
@@ -44,9 +57,14 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
+            def setup(self) -> None:
+                server.connections += 1
+                super().setup()
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                server.timeline.append((time.monotonic(), path, self.headers.get("User-Agent", "")))
                 route = server.routes.get(path)
                 if route is None:
                     return self._send(404, b"not found", "text/plain")
@@ -104,13 +122,19 @@ class FeedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def add(self, path: str, route: Route) -> str:
         self.routes[path] = route
@@ -158,3 +182,11 @@ FAST = FetchOptions(
     retry_after_max_s=2.0,
     trust_env=False,
 )
+
+
+def crashing_parse(kind: str, doc: Document) -> Parsed:
+    """A parser target for the parse-pool tests: a body starting with CRASH kills the worker
+    process on the spot (as a segfault in a C parser would); anything else parses as usual."""
+    if doc.body.startswith(b"CRASH"):
+        os._exit(3)
+    return parse_document(kind, doc)
