@@ -1,5 +1,8 @@
 """Getting a source's bytes politely: one shared httpx.AsyncClient for every source.
 
+Under the client, one small connection pool per origin (``pools.OriginPools``), so that a
+request does not walk the kept-alive connections of every other host.
+
 What "politely" means here:
 - conditional GET: the last ETag / Last-Modified go back as If-None-Match /
   If-Modified-Since, and a 304 costs the publisher nothing but the headers;
@@ -47,6 +50,7 @@ from services.poller.errors import (
     TlsError,
     TooManyRedirects,
 )
+from services.poller.pools import OriginPools
 
 USER_AGENT = (
     "Tocsin-Poller/0.1 (event-sourced security news monitor; conditional GET, "
@@ -79,6 +83,8 @@ class FetchOptions:
     backoff_max_s: float = 30.0
     retry_after_max_s: float = 120.0
     max_connections: int = 100
+    #: origins (scheme, host, port) with a connection pool kept; least recently used closed
+    max_origins: int = 256
     trust_env: bool = True
 
 
@@ -220,7 +226,9 @@ class HostGate:
 
 
 class Fetcher:
-    """Fetches sources with one shared ``httpx.AsyncClient``. Create inside the event loop."""
+    """Fetches sources with one shared ``httpx.AsyncClient``. Create inside the event loop.
+
+    ``transport`` replaces the per-origin pools (``httpx.MockTransport`` in narrow tests)."""
 
     def __init__(
         self,
@@ -234,6 +242,14 @@ class Fetcher:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._gate = HostGate(opts.per_host_concurrency, opts.politeness_delay_s, sleep=sleep)
+        if transport is None:
+            transport = OriginPools(
+                # one TLS context (CA bundle loaded once) for every origin, as the one pool had
+                ssl_context=httpx.create_ssl_context(trust_env=opts.trust_env),
+                keepalive=opts.per_host_concurrency,
+                max_connections=opts.max_connections,
+                max_origins=opts.max_origins,
+            )
         self.client = httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=opts.max_redirects,
@@ -243,7 +259,7 @@ class Fetcher:
                 write=opts.read_timeout_s,
                 pool=opts.total_timeout_s,
             ),
-            limits=httpx.Limits(
+            limits=httpx.Limits(  # for proxies from the environment, which bypass the pools
                 max_connections=opts.max_connections,
                 max_keepalive_connections=opts.max_connections,
             ),

@@ -14,6 +14,7 @@ older than the horizon are dropped, so memory stays bounded.
 from __future__ import annotations
 
 import heapq
+import re
 from datetime import datetime
 
 from datasketch import MinHash, MinHashLSH
@@ -27,15 +28,28 @@ PERMUTATIONS = 64
 SHINGLE = 3
 
 
+# Maximal runs of characters for which ``str.isalnum()`` holds: ``\w`` is exactly isalnum()
+# plus "_" (CPython's sre), so this is the old "non-alnum -> space, split" in one C call.
+_WORD = re.compile(r"[^\W_]+")
+# The 64 (a, b) permutation parameters for seed 1, drawn once: datasketch seeds a RandomState
+# and draws them anew for every MinHash it builds (~0.3 ms, as much as hashing the shingles).
+_PERMUTATIONS = MinHash(num_perm=PERMUTATIONS, seed=1)
+
+
 def signature(text: str) -> MinHash:
     """MinHash of the text's word 3-grams (the words themselves for very short texts)."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in fold(text)).split() if w]
-    if len(words) >= SHINGLE:
-        shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    words = _WORD.findall(fold(text))
+    if len(words) >= SHINGLE:  # SHINGLE == 3 words, written out: no slicing per shingle
+        shingles = {f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)}
     else:
         shingles = set(words) or {""}
-    sig = MinHash(num_perm=PERMUTATIONS, seed=1)
-    sig.update_batch([s.encode() for s in sorted(shingles)])
+    sig = MinHash(
+        num_perm=PERMUTATIONS,
+        seed=1,
+        permutations=_PERMUTATIONS.permutations,
+        scheme=_PERMUTATIONS.scheme,
+    )
+    sig.update_batch([s.encode() for s in shingles])
     return sig
 
 
