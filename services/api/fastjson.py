@@ -1,6 +1,7 @@
 """JSON responses for the hot list endpoints: rendered with orjson (several times faster
 than the standard library on these row dicts) and sent as they are, with no response-model
 re-validation (the rows are plain dicts the queries built; ``PageOut`` documents them).
+Alert pages skip the dicts too: SQLite renders each row as JSON and the texts are joined.
 
 ``PageCache`` keeps the rendered first page of the unfiltered lists (the dashboard's and
 most clients' default request) until the read model moves: its stamp is the projection's
@@ -38,6 +39,12 @@ class FastJSONResponse(JSONResponse):
 
 def page_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
     return Response(dumps({"items": items, "next_cursor": next_cursor}), media_type=MEDIA_TYPE)
+
+
+def json_page_response(items: list[str], next_cursor: str | None) -> Response:
+    """A page whose items are JSON texts already (SQLite built them): joined, not parsed."""
+    body = '{"items":[' + ",".join(items) + '],"next_cursor":' + json.dumps(next_cursor) + "}"
+    return Response(body.encode(), media_type=MEDIA_TYPE)
 
 
 def position(conn: sqlite3.Connection) -> int:

@@ -109,9 +109,21 @@ CREATE TABLE IF NOT EXISTS alerts (
     reopened INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_raised ON alerts (raised_ms, alert_id);
-CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule_id, raised_ms);
-CREATE INDEX IF NOT EXISTS alerts_severity ON alerts (severity_rank, raised_ms);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, raised_ms);
+-- The list's filters: each index ends in the list's order (raised_ms, alert_id), so a page
+-- stops after its rows with no sort, and carries the other filter columns, so rows that do
+-- not match are skipped in the index without reading the table. Older files had narrower
+-- indexes under the names dropped here: opening one upgrades it (the rows are the same).
+DROP INDEX IF EXISTS alerts_rule;
+DROP INDEX IF EXISTS alerts_severity;
+DROP INDEX IF EXISTS alerts_status;
+CREATE INDEX IF NOT EXISTS alerts_by_rule
+    ON alerts (rule_id, raised_ms, alert_id, severity_rank, status);
+CREATE INDEX IF NOT EXISTS alerts_by_rule_status
+    ON alerts (rule_id, status, raised_ms, alert_id, severity_rank);
+CREATE INDEX IF NOT EXISTS alerts_by_severity
+    ON alerts (severity_rank, raised_ms, alert_id, status);
+CREATE INDEX IF NOT EXISTS alerts_by_status
+    ON alerts (status, raised_ms, alert_id, severity_rank);
 CREATE TABLE IF NOT EXISTS alert_articles (
     alert_id TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (alert_id, article_id)
 ) WITHOUT ROWID;

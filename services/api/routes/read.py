@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from services.api.auth import require_read
 from services.api.deps import AppState, cursor_error, db, not_found, now_ms, state
-from services.api.fastjson import MEDIA_TYPE, page_response, position
+from services.api.fastjson import MEDIA_TYPE, json_page_response, page_response, position
 from services.api.models import PageOut, Severity, Status
 from services.projections import queries
 from services.projections.queries import BadCursor
@@ -49,9 +49,11 @@ def list_alerts(
     conn = st.reader.conn()
     plain = not (since or until or rule or severity or min_severity or country or status or cursor)
     if plain:
-        return _cached(st, conn, ("alerts", limit), lambda: queries.list_alerts(conn, limit=limit))
+        return _cached(
+            st, conn, ("alerts", limit), lambda: queries.list_alerts_json(conn, limit=limit)
+        )
     try:
-        page = queries.list_alerts(
+        page = queries.list_alerts_json(
             conn,
             since=since,
             until=until,
@@ -129,9 +131,11 @@ def get_article(article_id: str, conn: Conn) -> dict[str, Any]:
     return article
 
 
-def _page(page: queries.Page) -> Response:
-    """The page as JSON at once: the rows are plain dicts already, so re-validating them
-    against ``PageOut`` (which documents the shape) would only cost time."""
+def _page(page: queries.Page | queries.JsonPage) -> Response:
+    """The page as JSON at once: the rows are plain dicts or JSON texts already, so
+    re-validating them against ``PageOut`` (which documents the shape) would only cost time."""
+    if isinstance(page, queries.JsonPage):
+        return json_page_response(page.items, page.next_cursor)
     return page_response(page.items, page.next_cursor)
 
 
@@ -139,7 +143,7 @@ def _cached(
     st: AppState,
     conn: sqlite3.Connection,
     key: tuple[Any, ...],
-    read: Callable[[], queries.Page],
+    read: Callable[[], queries.Page | queries.JsonPage],
 ) -> Response:
     """An unfiltered first page: from the cache while the read model has not moved."""
     stamp = position(conn)
