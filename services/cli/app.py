@@ -18,6 +18,8 @@ from services.cli import (
     log_commands,
     poller_commands,
     projections_commands,
+    reenrich_commands,
+    replay_commands,
     rules_commands,
     run_commands,
     schema_commands,
@@ -42,6 +44,8 @@ app.command("run")(run_commands.run)
 app.command("serve")(serve_commands.serve)
 poller_commands.register(app)
 app.command("enrich")(enrich_commands.enrich)
+app.command("replay")(replay_commands.replay)
+app.command("reenrich")(reenrich_commands.reenrich)
 
 
 def main() -> None:

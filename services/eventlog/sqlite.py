@@ -155,6 +155,11 @@ def _translate(exc: sqlite3.Error, where: str) -> EventLogError:
         return RetryableError(f"{where}: the database stayed locked by another writer ({exc})")
     if "full" in text:
         return RetryableError(f"{where}: the disk is full ({exc})")
+    if "disk i/o error" in text:  # e.g. the WAL index cannot grow on a full disk
+        return RetryableError(
+            f"{where}: cannot write the database files ({exc}); is the disk full or the "
+            "folder read-only?"
+        )
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return FatalError(
             f"{where}: cannot write the database ({exc}); check the path and permissions"
@@ -201,13 +206,19 @@ class _Database:
                 raise _translate(exc, self.label) from exc
             try:
                 yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+            except BaseException as exc:
+                # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): a
+                # second ROLLBACK would raise and hide the real error.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, self.label) from exc
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise _translate(exc, self.label) from exc
 
     @contextmanager

@@ -284,17 +284,40 @@ class NotifierService:
         offsets = self.marks.offsets(consumer.assignment())
         if not messages and all(self._last_commit.get(tp) == o for tp, o in offsets.items()):
             return
-        try:
-            consumer.append_and_commit(messages, offsets)
-        except RebalanceError as exc:
-            # Outcomes were not appended: record them alone, the inputs go to the new owner.
-            log.info("notifier: %s", exc)
-            if messages:
-                self.context.log.append(messages)
-            lost = set(self.marks.offsets()) - set(consumer.assignment())
-            self.marks.forget(lost)
-            return
-        self._last_commit.update(offsets)
+        if self._append_and_commit(consumer, messages, offsets):
+            self._last_commit.update(offsets)
+
+    def _append_and_commit(
+        self, consumer: Consumer, messages: list[Message], offsets: dict[TopicPartition, int]
+    ) -> bool:
+        """Record outcomes and commit; False when a rebalance took the inputs away."""
+        delay = 0.5
+        while True:
+            try:
+                consumer.append_and_commit(messages, offsets)
+                return True
+            except RebalanceError as exc:
+                # Outcomes were not appended: record them alone, the inputs go to the new owner.
+                log.info("notifier: %s", exc)
+                if messages:
+                    self.context.log.append(messages)
+                lost = set(self.marks.offsets()) - set(consumer.assignment())
+                self.marks.forget(lost)
+                return False
+            except RetryableError as exc:
+                # The log is unreachable (broker outage, full disk): these outcomes are
+                # settled in memory only, so keep them and retry rather than die; when
+                # stopping, give up (they are re-planned, same key, after the restart).
+                if self.context.stop.is_set():
+                    raise
+                log.warning(
+                    "notifier: recording %d outcome(s) failed, retrying in %.1fs: %s",
+                    len(messages),
+                    delay,
+                    exc,
+                )
+                self.context.stop.wait(delay)
+                delay = min(delay * 2, 10.0)
 
     # -- workers ----------------------------------------------------------------------------
 

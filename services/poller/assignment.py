@@ -99,9 +99,16 @@ class PartitionOwnership:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        #: Set once the group first gave this process partitions (see ``wait_assigned``).
+        self.assigned = threading.Event()
 
     def owns(self, source_id: str) -> bool:
         return partition_for_key(source_id.encode(), self.partitions) in self._owned
+
+    def wait_assigned(self, timeout_s: float) -> bool:
+        """Wait until the group first gave this process partitions; False on timeout (a
+        stand-by poller, with more pollers than partitions, never gets any)."""
+        return self.assigned.wait(timeout_s)
 
     @property
     def owned_partitions(self) -> frozenset[int]:
@@ -160,6 +167,8 @@ class PartitionOwnership:
             log.info("poller owns sources.polled partitions %s", sorted(owned))
         self._owned = owned
         self.ready.set()
+        if owned:
+            self.assigned.set()
         if tail is not None and self.known is not None:
             for record in tail.poll(max_records=5000, timeout_s=0):
                 self.known.apply(record)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 HEALTH_WINDOW_DAYS = 7.0
 #: With this many sources or more, feeds are parsed in worker processes (see ``parsing``).
 POOL_FROM_SOURCES = 50
+#: At most this long, a serving poller waits for its first partitions before scheduling.
+ASSIGNMENT_WAIT_S = 30.0
 
 
 def group_name(settings: Settings) -> str:
@@ -164,6 +166,7 @@ class PollerService:
         ownership = self._ownership(poller, scaled=True)
         self.active_ownership = ownership
         ownership.start()
+        await self._await_assignment(ownership)
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
         now = datetime.now(UTC)
         for source in self.sources:
@@ -190,6 +193,20 @@ class PollerService:
             ownership.stop()
             await poller.fetcher.aclose()
             poller.close()
+
+    async def _await_assignment(self, ownership: Ownership) -> None:
+        """The first polls are due at start: scheduled before the group gave this process its
+        partitions they would all return at once (nothing owned yet), and the next run is a
+        whole interval away. So wait for the first assignment, at most ``ASSIGNMENT_WAIT_S``
+        (a stand-by poller never gets one) or until stopped."""
+        wait = getattr(ownership, "wait_assigned", None)
+        if wait is None:
+            return
+        deadline = asyncio.get_running_loop().time() + ASSIGNMENT_WAIT_S
+        while not self.context.stop.is_set() and asyncio.get_running_loop().time() < deadline:
+            if await asyncio.to_thread(wait, 0.2):
+                return
+        log.warning("poller: no sources.polled partitions assigned yet; polling on schedule")
 
     async def _job(self, poller: Poller, ownership: Ownership, source: SourceConfig) -> None:
         if not ownership.owns(source.id):

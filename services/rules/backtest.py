@@ -7,20 +7,59 @@ at ``since``; alerts from that lead-in are not reported. Nothing is written to t
 
 The comparison is by alert id: ids are hash(rule id, rule version, key), so an unchanged
 rule reproduces the live ids, and a changed rule shows up as alerts only in one column.
+Alerts a replay appended (labelled ``REPLAY_LABEL``) are not "fired live".
+
+``simulate`` is the step both this backtest and ``tocsin replay`` run: one stored article
+at a time, with every alert (and revision) the engine raised for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from schemas import AlertRaised, ArticleEnriched
-from services.eventlog import EventLog
+from schemas import AlertRaised, ArticleEnriched, CloudEvent
+from services.eventlog import EventLog, Record
 from services.rules.engine import Engine
 from services.rules.history import read_events
 from services.rules.loader import RuleSet
 
-__all__ = ["RuleReport", "backtest"]
+__all__ = ["REPLAY_LABEL", "RuleReport", "Step", "backtest", "simulate"]
+
+#: The label ``tocsin replay`` puts on the alerts it appends (value: the rule-set version).
+REPLAY_LABEL = "replay"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One stored article fed to the engine, and what it raised (new alerts and revisions,
+    in order). ``lead_in``: before ``since``, fed only to put the state where it was."""
+
+    record: Record
+    event: CloudEvent
+    alerts: list[AlertRaised]
+    lead_in: bool
+
+
+def simulate(
+    elog: EventLog,
+    engine: Engine,
+    *,
+    enriched_topic: str,
+    since: datetime,
+    until: datetime,
+) -> Iterator[Step]:
+    """The stored ``articles.enriched`` events from one horizon before ``since`` up to
+    ``until`` through ``engine``, in log time order, exactly as live."""
+    since_ms = int(since.timestamp() * 1000)
+    until_ms = int(until.timestamp() * 1000)
+    lead_ms = int((since - engine.horizon).timestamp() * 1000)
+    for read in read_events(elog, enriched_topic, since_ms=lead_ms, until_ms=until_ms):
+        if not isinstance(read.event.data, ArticleEnriched):
+            continue
+        alerts = engine.process(read.event.data)
+        yield Step(read.record, read.event, alerts, read.record.timestamp_ms < since_ms)
 
 
 @dataclass
@@ -82,21 +121,17 @@ def backtest(
     reports = {r.id: RuleReport(r.id, r.version) for r in ruleset.rules}
     since_ms = int(since.timestamp() * 1000)
     until_ms = int(until.timestamp() * 1000)
-    lead_ms = int((since - engine.horizon).timestamp() * 1000)
     articles = 0
-    for read in read_events(elog, enriched_topic, since_ms=lead_ms, until_ms=until_ms):
-        if not isinstance(read.event.data, ArticleEnriched):
-            continue
-        alerts = engine.process(read.event.data)
-        if read.record.timestamp_ms < since_ms:
+    for step in simulate(elog, engine, enriched_topic=enriched_topic, since=since, until=until):
+        if step.lead_in:
             continue
         articles += 1
-        for alert in alerts:
+        for alert in step.alerts:
             report = reports.setdefault(alert.rule_id, RuleReport(alert.rule_id))
             report.would_fire[alert.alert_id] = alert
     for read in read_events(elog, alerts_topic, since_ms=since_ms, until_ms=until_ms):
         alert = read.event.data
-        if isinstance(alert, AlertRaised):
+        if isinstance(alert, AlertRaised) and REPLAY_LABEL not in alert.labels:
             report = reports.setdefault(alert.rule_id, RuleReport(alert.rule_id))
             report.fired[alert.alert_id] = alert
     return sorted(reports.values(), key=lambda r: r.rule_id), articles
