@@ -262,6 +262,10 @@ class Census:
     delivered: Counter[str] = field(default_factory=Counter)  # delivery id -> outcomes
     failed: int = 0
     deadletters: int = 0
+    #: (article, version) -> the distinct enriched payloads seen: a repeat must be identical
+    enriched_payloads: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    #: alert event id -> the distinct alert payloads seen
+    alert_payloads: dict[str, set[str]] = field(default_factory=dict)
 
     def alert_signatures(self) -> Counter[tuple[str, int, tuple[str, ...]]]:
         """Alerts by what they are, not by id: (rule, revision, article ids)."""
@@ -317,12 +321,15 @@ def census(elog: EventLog, prefix: str = "", *, kafka: bool = False) -> Census:
     for record in _read(elog, f"{prefix}articles.enriched"):
         event = decode(record)
         if isinstance(event.data, ArticleEnriched):
-            out.enriched[(event.data.article.article_id, event.data.enricher_version)] += 1
+            key = (event.data.article.article_id, event.data.enricher_version)
+            out.enriched[key] += 1
+            out.enriched_payloads.setdefault(key, set()).add(event.data.model_dump_json())
     for record in _read(elog, f"{prefix}alerts.raised"):
         event = decode(record)
         if isinstance(event.data, AlertRaised):
             out.alert_events[event.id] += 1
             out.alerts[event.id] = event.data
+            out.alert_payloads.setdefault(event.id, set()).add(event.data.model_dump_json())
     for record in _read(elog, f"{prefix}alerts.delivered"):
         event = decode(record)
         if isinstance(event.data, AlertDelivered):
@@ -685,6 +692,13 @@ def check_end_state(run: Census, clean: Census, rx: Receiver, folder: Path) -> d
     assert {e for e, a in run.alerts.items() if a.rule_id in story} == {
         e for e, a in clean.alerts.items() if a.rule_id in story
     }
+    # At-least-once on Kafka: a batch whose outputs were appended but whose offsets were not
+    # committed (a kill, a cut connection) is processed again. Its outputs come back with the
+    # same ids and the same payloads (idempotent outputs), which consumers drop by id.
+    changed = {k: v for k, v in run.enriched_payloads.items() if len(v) > 1}
+    assert changed == {}, "a repeated enrichment must be the same event, not a new one"
+    changed_alerts = {k: v for k, v in run.alert_payloads.items() if len(v) > 1}
+    assert changed_alerts == {}, "a repeated alert event must be the same event"
     return {
         "published_repeats": sum(run.published.values()) - len(run.published),
         "enriched_repeats": sum(run.enriched.values()) - len(run.enriched),
