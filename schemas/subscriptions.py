@@ -2,7 +2,7 @@
 
 Subscriptions come from the YAML config and from these events on the ``subscriptions``
 topic (keyed by subscription id). ``definition`` is the subscription as the config file
-spells it (see services/notifier/subscriptions.py); the notifier validates it and refuses
+spells it (see services/alerting/subscriptions.py); the notifier validates it and refuses
 an invalid one with a clear error, as it does for the config. A secret in a definition
 should be a ``${ENV}`` reference, resolved by the notifier: the log is not a secret store.
 """

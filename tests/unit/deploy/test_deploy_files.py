@@ -451,7 +451,7 @@ def test_a_bad_value_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_mounted_config_is_valid_for_the_services_that_own_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from services.notifier.subscriptions import load_subscriptions
+    from services.alerting.subscriptions import load_subscriptions
     from services.poller.config import load_sources
     from services.rules import load_rules
 

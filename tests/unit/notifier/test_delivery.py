@@ -9,9 +9,9 @@ from notifier_support import Receiver, alert
 from service_helpers import append_alerts, outcomes, running, settings, wait_for
 
 from schemas import AlertDelivered, AlertDeliveryFailed, Severity
+from services.alerting.subscriptions import parse_subscription
 from services.eventlog import EventLog
 from services.notifier.core import delivery_key
-from services.notifier.subscriptions import parse_subscription
 
 FAST = {"timeout_s": 0.5, "max_attempts": 3, "backoff_initial_s": 0.05, "backoff_max_s": 2.0}
 

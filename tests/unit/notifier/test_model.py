@@ -9,14 +9,14 @@ import pytest
 from notifier_support import alert, raised_event
 
 from schemas import Severity, SubscriptionCreated, SubscriptionDeleted, new_event
-from services.notifier.book import SubscriptionBook
-from services.notifier.core import DeliveryState, delivery_key, held_until, matches, plan
-from services.notifier.delivery import RetryPolicy, TokenBucket
-from services.notifier.subscriptions import (
+from services.alerting.subscriptions import (
     SubscriptionError,
     load_subscriptions,
     parse_subscription,
 )
+from services.notifier.book import SubscriptionBook
+from services.notifier.core import DeliveryState, delivery_key, held_until, matches, plan
+from services.notifier.delivery import RetryPolicy, TokenBucket
 
 HOOK = {"kind": "webhook", "url": "https://hooks.example.org/x", "secret": "top-secret-value"}
 
