@@ -58,6 +58,7 @@ from services.eventlog import (
     TopicPartition,
 )
 from services.eventlog.codec import decode, encode
+from services.eventlog.reading import read_topic
 from services.notifier.book import SubscriptionBook
 from services.notifier.channels import build_channel
 from services.notifier.core import (
@@ -88,26 +89,13 @@ class NotifierOptions:
 
 
 def read_all(elog: EventLog, name: str, timeout_s: float = 60.0) -> Iterator[CloudEvent]:
-    """Every valid event of a topic up to its current end (invalid ones skipped)."""
-    if name not in elog.list_topics():
-        return
-    ends = elog.end_offsets([name])
-    wanted = sum(ends.values())
-    with elog.consumer([name], group=None) as reader:
-        for tp in ends:
-            reader.seek(tp, 0)
-        got, deadline = 0, time.monotonic() + timeout_s
-        while got < wanted and time.monotonic() < deadline:
-            for record in reader.poll(max_records=5000, timeout_s=0.2):
-                if record.offset >= ends.get(record.tp, 0):
-                    continue
-                got += 1
-                try:
-                    yield decode(record)
-                except PoisonRecordError as exc:
-                    log.warning("skipping %s", exc)
-        if got < wanted:
-            raise RetryableError(f"read {got} of {wanted} records of {name} in {timeout_s}s")
+    """Every valid event of a topic up to its end (invalid ones skipped; see
+    ``services.eventlog.reading`` for why the end is read, not trusted)."""
+    for record in read_topic(elog, name, timeout_s=timeout_s):
+        try:
+            yield decode(record)
+        except PoisonRecordError as exc:
+            log.warning("skipping %s", exc)
 
 
 class NotifierService:

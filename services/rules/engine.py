@@ -87,6 +87,7 @@ class Engine:
         self._story_of: dict[tuple[str, str, str], str] = {}  # (rule, version, article) -> group
         self._windows: dict[tuple[str, str, str], _Window] = {}
         self._stories = Stories()
+        self._alerted: set[str] = set()  # articles of the alerts remembered from the log
         self._newest: datetime | None = None
 
     def replace_ruleset(self, ruleset: RuleSet) -> None:
@@ -113,10 +114,28 @@ class Engine:
         )
         for article in alert.articles:
             self._story_of[(alert.rule_id, alert.rule_version, article.article_id)] = group
+            self._alerted.add(article.article_id)
 
     def warm(self, event: ArticleEnriched) -> None:
         """Replay an article processed before the restart: windows and stories, no alerts."""
         self.process(event, live=False)
+
+    def recall(self, event: ArticleEnriched) -> None:
+        """An article past the committed offsets, to be processed again after the restart.
+
+        It stays out of the windows (processing it again puts it there, and warming it now
+        would make the window skip it then, losing an alert that was never appended). But if
+        an alert on the log already holds it, its text joins the stories now: otherwise a
+        copy from another partition, processed before it, finds no story and raises a
+        second alert for the same story.
+        """
+        article = event.article
+        if article.article_id in self._alerted:
+            self._join_story(
+                article.article_id,
+                _signature(self.evaluator.view(event)),
+                article.published_at,
+            )
 
     # -- the core --------------------------------------------------------------------------
 

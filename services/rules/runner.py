@@ -8,7 +8,10 @@ At start it
 3. rebuilds its state: the alerts raised within the horizon (``alerts.raised``: open alerts
    and suppression), then the articles it had already processed within the horizon
    (``articles.enriched`` up to its committed offsets: windows and stories), so that no
-   window is lost and no alert is raised twice.
+   window is lost and no alert is raised twice. Articles past the committed offsets are
+   processed again once it runs (on Kafka, outputs are appended before offsets are
+   committed); those an alert on the log already holds rejoin their story at start, so
+   that the order in which partitions are read again cannot split a story.
 
 While running, it re-reads the rule files when they change (checked every few seconds
 between records): a valid new version replaces the rules and is recorded in the same commit
@@ -177,10 +180,13 @@ class RulesCore:
                 alerts += 1
         committed = elog.committed(group)
         articles = 0
-        for read in read_events(elog, enriched_topic, since_ms=since_ms, stop_at=committed):
+        for read in read_events(elog, enriched_topic, since_ms=since_ms):
             if isinstance(read.event.data, ArticleEnriched):
-                self.engine.warm(read.event.data)
-                articles += 1
+                if read.record.offset < committed.get(read.record.tp, 0):
+                    self.engine.warm(read.event.data)
+                    articles += 1
+                else:  # processed again after the start: only its story, if alerted
+                    self.engine.recall(read.event.data)
         return alerts, articles
 
 

@@ -109,6 +109,46 @@ def test_restart_keeps_windows_and_never_raises_twice(
     assert {r.id for r in activated.rules} == {"clashes", "trio"}
 
 
+STORY = (
+    "Armenia accused Azerbaijan of an attack and asked the CSTO for help, officials said on Monday."
+)
+
+
+def test_restart_before_commit_keeps_a_story_whole_whatever_the_order(
+    setup: tuple[Settings, EventLog, Path],
+) -> None:
+    """A kill after the alerts were appended, before the offsets were committed (possible on
+    Kafka): the articles are processed again, maybe in another order across partitions. A
+    copy read first must still join the story's alert, not raise a second one."""
+    settings, elog, _ = setup
+    first = enriched("Yerevan appeals to CSTO", STORY, source="wire-a")
+    second = enriched("Armenia turns to the CSTO", STORY + " Reuters", source="paper-b", minutes=5)
+    third = enriched("CSTO asked for help", STORY + " AFP", source="daily-c", minutes=9)
+    publish(settings, elog, first, second, third)
+
+    def core() -> RulesCore:
+        return RulesCore(
+            load_rules(settings.rules),
+            clock=FakeClock(datetime.now(UTC)),
+            alerts_topic=topic(settings, "alerts.raised"),
+            rulesets_topic=topic(settings, "rulesets"),
+        )
+
+    before = core()
+    raised = [*before.engine.process(first), *before.engine.process(second)]
+    assert [(a.revision, a.source_count) for a in raised] == [(0, 1), (1, 2)]
+    elog.append(  # appended; the offsets never committed: the kill came in between
+        [encode(e.event, topic=e.topic, key=e.key) for e in map(before.emit, raised)]
+    )
+
+    after = core()
+    assert after.rebuild(elog, topic(settings, "articles.enriched"), "rules") == (2, 0)
+    [joined] = after.engine.process(third)  # the unseen copy, read before the others
+    assert joined.alert_id == raised[0].alert_id
+    assert (joined.revision, joined.source_count) == (2, 3)
+    assert after.engine.process(second) == [] and after.engine.process(first) == []
+
+
 def test_reload_refuses_an_invalid_file_and_records_a_new_version(
     setup: tuple[Settings, EventLog, Path],
 ) -> None:
