@@ -26,6 +26,9 @@ class ApiService:
     def __init__(self, context: ServiceContext, config: ApiConfig) -> None:
         self.context = context
         self.config = config
+        #: Set once the server listens; ``url`` is then where (the real port when 0 was asked).
+        self.listening = threading.Event()
+        self.url: str | None = None
 
     def _loop(self, store: ReadModel) -> ProjectionLoop:
         return projection_loop(
@@ -70,6 +73,11 @@ class ApiService:
         # uvicorn handles SIGINT/SIGTERM itself (from the main thread) and passes them on to
         # the handlers it found, which set ``stop``; a stop from elsewhere ends the server too.
         def watch() -> None:
+            while not server.started and not stop.wait(0.05):
+                pass
+            if server.started:
+                self.url = _url(server, self.config.host)
+                self.listening.set()
             stop.wait()
             server.should_exit = True
 
@@ -88,6 +96,12 @@ class ApiService:
         except Exception:
             log.exception("projections stopped")
             self.context.stop.set()
+
+
+def _url(server: uvicorn.Server, host: str) -> str:
+    port = server.servers[0].sockets[0].getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
 
 
 def build(context: ServiceContext) -> Service:

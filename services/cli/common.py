@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ import typer
 
 from services.eventlog import EventLog
 from services.runtime.bootstrap import open_event_log
+from services.runtime.service import Service
 from services.runtime.settings import Settings, load_settings
 
 ConfigOption = Annotated[
@@ -36,5 +39,31 @@ def settings(config: Path | None, log: str | None) -> Settings:
     return load_settings(config, log=log)
 
 
-def event_log(cfg: Settings) -> EventLog:
-    return open_event_log(cfg)
+def event_log(cfg: Settings, *, wait: threading.Event | None = None) -> EventLog:
+    """The configured log. Long-running commands (run, serve) pass their stop event as
+    ``wait``: they wait for an unreachable broker (``runtime.startup_wait_s``, or until
+    stopped), reporting each attempt; one-shot commands fail at once."""
+    if wait is None:
+        return open_event_log(cfg)
+    return open_event_log(
+        cfg,
+        wait_s=cfg.runtime.startup_wait_s,
+        on_wait=lambda line: typer.echo(f"tocsin: waiting for the event log: {line}", err=True),
+        stop=wait,
+    )
+
+
+def announce_dashboard(services: Iterable[Service], stop: threading.Event) -> None:
+    """Print where the dashboard listens once the API service is up (a background thread:
+    the services are running)."""
+
+    def wait(service: Service, ready: threading.Event) -> None:
+        while not ready.wait(0.1):
+            if stop.is_set():
+                return
+        typer.echo(f"tocsin: dashboard on {getattr(service, 'url', '?')}", err=True)
+
+    for service in services:
+        ready = getattr(service, "listening", None)
+        if isinstance(ready, threading.Event):
+            threading.Thread(target=wait, args=(service, ready), daemon=True).start()

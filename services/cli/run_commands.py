@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli.common import ConfigOption, LogOption, event_log, settings
+from services.cli.common import ConfigOption, LogOption, announce_dashboard, event_log, settings
 from services.eventlog import EventLog
 from services.eventlog.options import redact
 from services.registry import SERVICES, service_factory
@@ -54,7 +54,7 @@ def run(
     stop = threading.Event()
     install_signal_handlers(stop)
     names = pipeline()
-    with event_log(cfg) as elog:
+    with event_log(cfg, wait=stop) as elog:
         context = ServiceContext(settings=cfg, log=elog, stop=stop)
         services = [service_factory(name)(context) for name in names]
         typer.echo(f"tocsin: {', '.join(names)} on {redact(cfg.log)}", err=True)
@@ -104,6 +104,7 @@ def _run_forever(
     ]
     for t in threads:
         t.start()
+    announce_dashboard(services, stop)
     next_status = time.monotonic() + every
     while not stop.wait(0.2):
         if every and time.monotonic() >= next_status:

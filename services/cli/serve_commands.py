@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli.common import ConfigOption, LogOption, event_log, settings
+from services.cli.common import ConfigOption, LogOption, announce_dashboard, event_log, settings
 from services.eventlog.options import redact
 from services.registry import SERVICES, service_factory
 from services.runtime.service import ServiceContext
@@ -36,11 +36,12 @@ def serve(
     cfg = settings(config, log_url)
     stop = threading.Event()
     install_signal_handlers(stop)
-    with event_log(cfg) as elog:
+    with event_log(cfg, wait=stop) as elog:
         service = service_factory(name)(ServiceContext(settings=cfg, log=elog, stop=stop))
         typer.echo(f"tocsin: {name} running on {redact(cfg.log)} (Ctrl-C to stop)", err=True)
         if until_idle:
             service.run_until_idle()
         else:
+            announce_dashboard([service], stop)
             service.run()
     typer.echo(f"tocsin: {name} stopped", err=True)

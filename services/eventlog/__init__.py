@@ -31,6 +31,7 @@ from services.eventlog.errors import (
     PoisonRecordError,
     RebalanceError,
     RetryableError,
+    UnavailableError,
     UnknownTopicError,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "Reset",
     "RetryableError",
     "TopicPartition",
+    "UnavailableError",
     "UnknownTopicError",
     "open_log",
 ]

@@ -4,7 +4,9 @@
 
     EventLogError
     ├── RetryableError        transport trouble: broker unreachable, timeout, database busy.
-    │                         Back off and try the same operation again.
+    │   │                     Back off and try the same operation again.
+    │   └── UnavailableError  the log's servers cannot be reached at all (a broker outage):
+    │                         a service starting during one waits for them (``startup_wait_s``).
     ├── RebalanceError        the group moved a partition away from this consumer before it
     │                         committed. Drop the batch (nothing of it was committed) and poll again.
     ├── PoisonRecordError     one record cannot be decoded or validated. Never retry it: send it
@@ -26,6 +28,10 @@ class EventLogError(Exception):
 
 class RetryableError(EventLogError):
     """A transient failure; the same call may succeed later."""
+
+
+class UnavailableError(RetryableError):
+    """The log's servers cannot be reached (as opposed to a local, e.g. disk, failure)."""
 
 
 class RebalanceError(EventLogError):

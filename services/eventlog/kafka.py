@@ -53,6 +53,7 @@ from services.eventlog.errors import (
     FatalError,
     RebalanceError,
     RetryableError,
+    UnavailableError,
     UnknownTopicError,
 )
 from services.eventlog.kafka_options import KafkaOptions, parse_options, redact_url
@@ -133,7 +134,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _unreachable(bootstrap: str, action: str, exc: BaseException) -> RetryableError:
-    return RetryableError(f"Kafka at {bootstrap} unavailable during {action}: {_describe(exc)}")
+    return UnavailableError(f"Kafka at {bootstrap} unavailable during {action}: {_describe(exc)}")
 
 
 def _close_half_built(exc: BaseException, cls: type[Any]) -> None:

@@ -57,6 +57,12 @@ class RuntimeSettings(_Section):
     poll_timeout_s: float = Field(default=0.5, gt=0)
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
+    startup_wait_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="a service starting while the log's servers are unreachable waits this long "
+        "for them (0: fail at once)",
+    )
 
 
 ApiScope = Literal["read", "write"]

@@ -1,0 +1,65 @@
+"""``tocsin run`` as a user starts it: it says where the dashboard is, the dashboard answers
+there, and Ctrl-C stops every service cleanly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+TOCSIN = str(Path(sys.executable).parent / "tocsin")
+
+
+def test_run_prints_the_dashboard_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(
+        json.dumps({"id": "1", "title": "Armenia and Azerbaijan", "body": "Talks in Brussels."})
+        + "\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "log": f"sqlite:///{tmp_path}/tocsin.db",
+                "sources": [{"id": "local", "kind": "jsonl", "url": str(articles)}],
+                "api": {"port": 0, "read_model": str(tmp_path / "read.db")},
+            }
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [TOCSIN, "run", "--status-every", "0", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        url, lines = None, []
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "dashboard on " in line:
+                url = line.split("dashboard on ", 1)[1].strip()
+        assert url is not None and url.startswith("http://127.0.0.1:"), "".join(lines)
+        assert not url.endswith(":0/")  # the port it really listens on
+        assert httpx.get(url + "healthz", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+        assert proc.returncode == 0, rest[-3000:]
+        assert "Traceback" not in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
