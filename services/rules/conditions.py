@@ -10,12 +10,18 @@ sentence" needs a sentence that holds both.
 Anchors serve the index: ``anchors()`` returns groups of keys such that the node can only
 hold when every group has a key present in the article (``e:`` entity, ``k:`` kind, ``c:``
 country, ``t:`` tag, ``w:`` term). ``None`` means the node cannot be anchored (``none``).
+
+Keys serve sharing between rules: ``key(view)`` names what a node reads in one article
+(the identities of its leaves' occurrence entries, its combinator and scope), so that equal
+keys decide alike. The view memoises scoped searches by key: rules that state the same
+condition, or whose conditions read the same occurrences here, search once per article.
+Scoped searches go by unit numbers where the units allow (``_search_runs``, ``_runs``).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from services.rules.model import (
@@ -48,6 +54,18 @@ Region = tuple[int, int]
 Anchors = list[frozenset[str]] | None
 
 
+class _Nowhere:
+    """The key of a node that holds in no region of the article (see ``Node.key``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOWHERE"
+
+
+NOWHERE: Hashable = _Nowhere()
+
+
 @dataclass(slots=True)
 class Found:
     """A leaf's occurrences inside a region, for the evidence."""
@@ -60,7 +78,6 @@ class Found:
 class Result:
     ok: bool
     found: list[Found] = field(default_factory=list)
-    unit: Region | None = None
 
 
 class Node:
@@ -71,11 +88,23 @@ class Node:
         raise NotImplementedError
 
     def holds(self, view: ArticleView, region: Region) -> Result:
-        """The decision with its evidence (``test`` decides the same; evaluation calls this
-        only for rules that ``test`` says fire)."""
+        """The decision with its evidence (``test`` decides the same)."""
+        found = self.evidence(view, region)
+        return Result(False) if found is None else Result(True, found)
+
+    def evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
+        """What ``holds`` finds, or ``None`` when the node does not hold (no ``Result``)."""
         raise NotImplementedError
 
     def anchors(self) -> Anchors:
+        raise NotImplementedError
+
+    def key(self, view: ArticleView) -> Hashable:
+        """What the node reads in this article, canonically: two nodes with equal keys
+        decide alike in every region of the article and find the same unit (``NOWHERE``:
+        the node holds in no region). The memo of scoped searches is keyed by it, so rules
+        that state the same condition, or conditions that read the same occurrences here
+        (``entity: [A, B]`` and ``entity: A`` in an article without B), search once."""
         raise NotImplementedError
 
     def leaves(self) -> list[Leaf]:
@@ -110,6 +139,13 @@ class Leaf(Node):
     def _occurrences(self, view: ArticleView) -> list[Occurrence]:
         raise NotImplementedError
 
+    def key(self, view: ArticleView) -> Hashable:
+        """The identity of the occurrence entry (entries are shared per article: see
+        ``ArticleView.mentions``), or ``NOWHERE`` below ``min_mentions``: past that
+        count, a leaf holds in a region exactly when one of its occurrences is inside."""
+        entry = self._sorted(view)
+        return NOWHERE if len(entry[0]) < self.min_mentions else id(entry)
+
     def test(self, view: ArticleView, region: Region) -> bool:
         every, starts, ends = self._sorted(view)
         if not every or len(every) < self.min_mentions:
@@ -124,18 +160,28 @@ class Leaf(Node):
             i += 1
         return False
 
-    def holds(self, view: ArticleView, region: Region) -> Result:
-        every, starts, ends = self._sorted(view)
-        lo, hi = region
-        if every and lo <= starts[0] and max(ends) <= hi:
-            inside = list(every)  # the whole article, usually
-        else:
-            inside = [o for o in every if o.start >= lo and o.end <= hi]
-        if not inside:
-            return Result(False)
-        if len(every) < self.min_mentions:
-            return Result(False)
-        return Result(True, [Found(self.label, inside)])
+    def inside(self, view: ArticleView, region: Region) -> list[Occurrence]:
+        """The occurrences inside ``region``, in their own order (do not change the list):
+        one per article, entry and region, whatever the number of rules that read it."""
+        entry = self._sorted(view)
+        key = (id(entry), region)
+        memo = view.inside
+        found = memo.get(key)
+        if found is None:
+            every, starts, ends = entry
+            lo, hi = region
+            if every and lo <= starts[0] and max(ends) <= hi:
+                found = every  # the whole article, usually
+            else:
+                found = [o for o in every if o.start >= lo and o.end <= hi]
+            memo[key] = found
+        return found
+
+    def evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
+        if len(self._sorted(view)[0]) < self.min_mentions:  # none at all, or too few
+            return None
+        inside = self.inside(view, region)
+        return [Found(self.label, list(inside))] if inside else None
 
     def leaves(self) -> list[Leaf]:
         return [self]
@@ -149,10 +195,19 @@ class Entities(Leaf):
         self.label = describe(cond)
 
     def _entry(self, view: ArticleView) -> OccurrenceEntry:
-        present = [i for i in self.ids if i in view.entities]
-        if len(present) == 1:  # usually: that entity's entry, shared by every leaf naming it
-            return view.mentions(present[0], self.form)
-        return occurrence_entry(self._occurrences(view))
+        """The entry of the entities present, shared by every leaf that reads the same
+        ones here (``entity: [A, B]`` and ``entity: A`` in an article without B)."""
+        ids = self.ids
+        if len(ids) == 1:
+            return view.mentions(ids[0], self.form)
+        entities = view.entities
+        present = None
+        for entity_id in ids:  # a loop, not a comprehension: this runs for every rule
+            if entity_id in entities:
+                if present is not None:
+                    return view.mentions_of(tuple(i for i in ids if i in entities), self.form)
+                present = entity_id
+        return view.mentions(ids[0] if present is None else present, self.form)
 
     def _occurrences(self, view: ArticleView) -> list[Occurrence]:
         return [
@@ -241,17 +296,42 @@ class Combinator(Node):
         self.label = label
         self._leaves = [leaf for child in self.children for leaf in child.leaves()]
         self._distinct = list({id(leaf): leaf for leaf in self._leaves}.values())
-        self._scope_key = None if self.scope is None else _scope_key(self.scope)
+        #: a hashable name of the scope for the memos ("sentence", or N words)
+        self.scope_key = None if self.scope is None else _scope_key(self.scope)
         self._of_leaves = False  # set by All when every child is a leaf
+        #: the conditions that are leaves, in an ``all`` (each must hold in the unit)
+        self._leaf_children: list[Leaf] = []
 
     def leaves(self) -> list[Leaf]:
         return list(self._leaves)
+
+    def key(self, view: ArticleView) -> Hashable:
+        """``flat_key`` unscoped; scoped, the flat key with the scope and the occurrences
+        the unit search starts from (every leaf's, those that cannot hold included: they
+        seed units too, and the first unit that holds is the one reported)."""
+        memo = view.node_keys
+        key = memo.get(id(self))
+        if key is None:
+            key = self.flat_key(view)
+            if key is not NOWHERE and self.scope is not None and not self._of_leaves:
+                seeds = frozenset(
+                    id(entry) for leaf in self._distinct if (entry := leaf._sorted(view))[0]
+                )
+                key = ("in", self.scope_key, key, seeds)
+            elif key is not NOWHERE and self.scope is not None:  # the leaves are the seeds
+                key = ("in", self.scope_key, key)  # as ``leaves_key``
+            memo[id(self)] = key
+        return key
+
+    def flat_key(self, view: ArticleView) -> Hashable:
+        """The key of the combination of the children's keys, in one region."""
+        raise NotImplementedError
 
     def combine(self, results: list[Result]) -> bool:
         raise NotImplementedError
 
     def flat_test(self, view: ArticleView, region: Region) -> bool:
-        """``_flat(view, region).ok``, without the evidence."""
+        """Whether ``flat_evidence`` finds any, without building it."""
         raise NotImplementedError
 
     def test(self, view: ArticleView, region: Region) -> bool:
@@ -259,26 +339,40 @@ class Combinator(Node):
             return self.flat_test(view, region)
         return self._unit_where_it_holds(view, region) is not None
 
-    def holds(self, view: ArticleView, region: Region) -> Result:
+    def evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
         if self.scope is None:
-            return self._flat(view, region)
+            return self.flat_evidence(view, region)
         unit = self._unit_where_it_holds(view, region)
-        if unit is None:
-            return Result(False)
-        result = self._flat(view, unit)
-        result.unit = unit
-        return result
+        return None if unit is None else self.flat_evidence(view, unit)
+
+    def flat_evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
+        """The children's evidence in ``region`` (of those that hold), if they combine."""
+        raise NotImplementedError
 
     def _unit_where_it_holds(self, view: ArticleView, region: Region) -> Region | None:
         """The first unit of the scope, in the order of the leaves' occurrences in the
-        region, in which the conditions hold together (memoised per article)."""
-        key = (id(self), region)
+        region, in which the conditions hold together (memoised per article by the node's
+        key, so rules that read the same here search once)."""
+        node_key = self.key(view)
+        if node_key is NOWHERE:
+            return None
+        key = (node_key, region)
         units = view.units
         if key in units:
             return units[key]
-        if self._of_leaves:
-            held = units[key] = self._leaf_unit(view, region)
-            return held
+        found = units[key] = self.search(view, region)
+        return found
+
+    def search(self, view: ArticleView, region: Region) -> Region | None:
+        """``_unit_where_it_holds`` without the memo."""
+        assert self.scope_key is not None
+        bounds = view.unit_bounds(self.scope_key) if self._leaf_children else None
+        if bounds is not None:
+            return self._search_runs(view, region, bounds)
+        return self._first_unit(view, region)
+
+    def _first_unit(self, view: ArticleView, region: Region) -> Region | None:
+        """The plain search: every seed's unit, in order, until the conditions hold."""
         lo, hi = region
         tried: set[Region] = set()
         seeds: set[int] = set()
@@ -288,97 +382,103 @@ class Combinator(Node):
                 seeds.update(
                     starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
                 )
-        found: Region | None = None
-        assert self.scope is not None and self._scope_key is not None
-        scope, scope_key, memo = self.scope, self._scope_key, view.unit_memo
+        assert self.scope is not None and self.scope_key is not None
+        scope, scope_key, memo = self.scope, self.scope_key, view.unit_memo
         for start in sorted(seeds):
             unit = memo.get((scope_key, start))
             if unit is None:
-                unit = memo[(scope_key, start)] = _unit(view, scope, start)
+                unit = memo[(scope_key, start)] = _unit_of(view, scope, start)
             unit = (max(unit[0], lo), min(unit[1], hi))
             if unit in tried:
                 continue
             tried.add(unit)
             if self.flat_test(view, unit):
-                found = unit
-                break
-        units[key] = found
-        return found
-
-    def _leaf_unit(self, view: ArticleView, region: Region) -> Region | None:
-        """``_unit_where_it_holds`` for an ``all`` of leaves (the usual scoped condition):
-        the same seeds in the same order, each unit checked by bisection, rarest leaf
-        first."""
-        arrays = []
-        for leaf in self._distinct:
-            every, starts, ends = leaf._sorted(view)
-            if not every or len(every) < leaf.min_mentions:
-                return None
-            arrays.append((starts, ends))
-        arrays.sort(key=lambda a: len(a[0]))
-        lo, hi = region
-        seeds: set[int] = set()
-        for starts, _ in arrays:
-            seeds.update(starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)])
-        ordered = sorted(seeds)
-        scope, scope_key, memo = self.scope, self._scope_key, view.unit_memo
-        assert scope is not None and scope_key is not None
-        units: list[Region | None] = [None] * len(ordered)
-
-        def unit_at(j: int) -> Region:
-            unit = units[j]
-            if unit is None:
-                raw = memo.get((scope_key, ordered[j]))
-                if raw is None:
-                    raw = memo[(scope_key, ordered[j])] = _unit(view, scope, ordered[j])
-                unit = units[j] = (max(raw[0], lo), min(raw[1], hi))
-            return unit
-
-        if scope == "sentence" and not view.sentences_ordered:
-            order: Iterable[int] = range(len(ordered))
-        else:
-            order = _seeds_holding(unit_at, len(ordered), *arrays[0])
-        left = bisect.bisect_left
-        for j in order:
-            ulo, uhi = unit_at(j)
-            for starts, ends in arrays:
-                i, n = left(starts, ulo), len(starts)
-                while i < n and starts[i] <= uhi:
-                    if ends[i] <= uhi:
-                        break
-                    i += 1
-                else:
-                    break  # this leaf has no occurrence inside the unit
-            else:
-                return ulo, uhi
+                return unit
         return None
 
-    def _flat(self, view: ArticleView, region: Region) -> Result:
-        results = [child.holds(view, region) for child in self.children]
-        if not self.combine(results):
-            return Result(False)
-        return Result(True, [f for r in results if r.ok for f in r.found])
+    def _search_runs(
+        self, view: ArticleView, region: Region, bounds: tuple[list[int], list[int]]
+    ) -> Region | None:
+        """``_first_unit`` for an ``all`` with leaves among its conditions (the usual
+        scoped rule), through unit numbers.
+
+        Units are numbered in order and both their starts and ends never decrease
+        (``ArticleView.unit_bounds``), so the units that hold an occurrence are a run of
+        consecutive numbers, and the unit of a seed grows with the seed. A unit where the
+        ``all`` holds holds an occurrence of each of its leaves, the rarest included: only
+        the seeds whose unit is in one of that leaf's runs (``_runs``, once per article for
+        all rules) need trying, in order. When every condition is a leaf, a unit is checked
+        by bisection, else by ``flat_test``.
+        """
+        entries = []
+        for leaf in self._leaf_children:
+            entry = leaf._sorted(view)
+            if len(entry[0]) < leaf.min_mentions:
+                return None
+            entries.append(entry)
+        anchor = min(entries, key=lambda e: len(e[0]))
+        assert self.scope_key is not None
+        firsts, lasts = _runs(view, anchor, self.scope_key, bounds, region)
+        if not firsts:
+            return None
+        every_starts = [leaf._sorted(view)[1] for leaf in self._distinct]
+        others = [e for e in entries if e is not anchor] if self._of_leaves else None
+        starts_u, ends_u = bounds
+        last = len(ends_u) - 1
+        width = self.scope_key if isinstance(self.scope_key, int) else 0
+        lo, hi = region
+        left, right = bisect.bisect_left, bisect.bisect_right
+        for c, b in zip(firsts, lasts, strict=True):
+            # the seeds whose unit is in c..b: from the start of unit c to that of b + 1
+            s_lo = max(lo, starts_u[c]) if c > 0 else lo
+            s_hi = min(hi, starts_u[b + 1]) if b < last else hi
+            seeds: set[int] = set()
+            for starts in every_starts:
+                seeds.update(starts[left(starts, s_lo) : left(starts, s_hi)])
+            for seed in sorted(seeds):
+                u = max(0, right(starts_u, seed) - 1)
+                unit = max(starts_u[u], lo), min(ends_u[min(last, u + width)], hi)
+                if self.flat_test(view, unit) if others is None else _inside_all(others, unit):
+                    return unit
+        return None
 
 
 class All(Combinator):
     def __init__(self, children: Sequence[Node], scope: Scope | None, label: str) -> None:
         super().__init__(children, scope, label)
         self._of_leaves = all(isinstance(c, Leaf) for c in self.children)
+        self._leaf_children = [c for c in self.children if isinstance(c, Leaf)]
+
+    def leaves_key(self, entries: Sequence[OccurrenceEntry]) -> Hashable:
+        """``key`` of a scoped ``all`` of leaves from its leaves' entries (each with enough
+        occurrences), for callers that hold them already."""
+        ids = {id(entry) for entry in entries}
+        flat = next(iter(ids)) if len(ids) == 1 else ("all", frozenset(ids))
+        return ("in", self.scope_key, flat)
 
     def combine(self, results: list[Result]) -> bool:
         return all(r.ok for r in results)
 
+    def flat_key(self, view: ArticleView) -> Hashable:
+        keys = set()
+        for child in self.children:  # in order, stopping early: a term scan may be spared
+            key = child.key(view)
+            if key is NOWHERE:
+                return NOWHERE
+            keys.add(key)
+        return next(iter(keys)) if len(keys) == 1 else ("all", frozenset(keys))
+
     def flat_test(self, view: ArticleView, region: Region) -> bool:
         return all(child.test(view, region) for child in self.children)
 
-    def _flat(self, view: ArticleView, region: Region) -> Result:
+    def flat_evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
         found: list[Found] = []
         for child in self.children:  # stop at the first that fails: cheaper
-            result = child.holds(view, region)
-            if not result.ok:
-                return Result(False)
-            found.extend(result.found)
-        return Result(True, found)
+            result = child.evidence(view, region)
+            if result is None:
+                return None
+            found.extend(result)
+        return found
 
     def anchors(self) -> Anchors:
         groups: list[frozenset[str]] = []
@@ -390,11 +490,29 @@ class All(Combinator):
 
 
 class Any_(Combinator):
+    _needed = 1
+
     def combine(self, results: list[Result]) -> bool:
         return any(r.ok for r in results)
 
+    def flat_key(self, view: ArticleView) -> Hashable:
+        keys = {k for child in self.children if (k := child.key(view)) is not NOWHERE}
+        if not keys:
+            return NOWHERE
+        return next(iter(keys)) if len(keys) == 1 else ("any", frozenset(keys))
+
     def flat_test(self, view: ArticleView, region: Region) -> bool:
         return any(child.test(view, region) for child in self.children)
+
+    def flat_evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
+        found: list[Found] = []
+        held = 0
+        for child in self.children:  # every child: the evidence names all that hold
+            result = child.evidence(view, region)
+            if result is not None:
+                held += 1
+                found.extend(result)
+        return found if held >= self._needed else None
 
     def anchors(self) -> Anchors:
         union: set[str] = set()
@@ -410,9 +528,16 @@ class AtLeast_(Any_):
     def __init__(self, children: Sequence[Node], scope: Scope | None, label: str, n: int) -> None:
         super().__init__(children, scope, label)
         self.n = n
+        self._needed = n
 
     def combine(self, results: list[Result]) -> bool:
         return sum(r.ok for r in results) >= self.n
+
+    def flat_key(self, view: ArticleView) -> Hashable:
+        if self.n == 1:
+            return super().flat_key(view)
+        keys = tuple(k for child in self.children if (k := child.key(view)) is not NOWHERE)
+        return NOWHERE if len(keys) < self.n else ("at_least", self.n, keys)
 
     def flat_test(self, view: ArticleView, region: Region) -> bool:
         held, left = 0, len(self.children)
@@ -437,8 +562,14 @@ class None_(Combinator):
     def test(self, view: ArticleView, region: Region) -> bool:
         return not self._probe.test(view, region)
 
-    def holds(self, view: ArticleView, region: Region) -> Result:
-        return Result(self.test(view, region))
+    def key(self, view: ArticleView) -> Hashable:
+        return ("none", self._probe.key(view))
+
+    def flat_key(self, view: ArticleView) -> Hashable:  # pragma: no cover - key() overrides
+        return self.key(view)
+
+    def evidence(self, view: ArticleView, region: Region) -> list[Found] | None:
+        return [] if self.test(view, region) else None
 
     def flat_test(self, view: ArticleView, region: Region) -> bool:  # pragma: no cover
         return not self._probe.flat_test(view, region)
@@ -450,34 +581,78 @@ class None_(Combinator):
         return None
 
 
-def _seeds_holding(
-    unit_at: Callable[[int], Region], count: int, starts: list[int], ends: list[int]
-) -> list[int]:
-    """The seeds (indices, ascending) whose unit holds an occurrence of a leaf.
+def _inside_all(entries: list[OccurrenceEntry], unit: Region) -> bool:
+    """Whether every entry has an occurrence inside ``unit`` (by bisection)."""
+    lo, hi = unit
+    for _, starts, ends in entries:
+        i, n = bisect.bisect_left(starts, lo), len(starts)
+        while i < n and starts[i] <= hi:
+            if ends[i] <= hi:
+                break
+            i += 1
+        else:
+            return False  # this entry has no occurrence inside the unit
+    return True
 
-    Units grow with their seed (both ends never decrease: sentences in order, paragraphs,
-    windows of N words), so the seeds whose unit holds a given occurrence are a run of
-    consecutive seeds, found by bisection; a unit where an ``all`` holds must hold an
-    occurrence of its rarest leaf, so only these seeds need trying.
+
+def _runs(
+    view: ArticleView,
+    entry: OccurrenceEntry,
+    scope_key: str | int,
+    bounds: tuple[list[int], list[int]],
+    region: Region,
+) -> tuple[list[int], list[int]]:
+    """The runs of unit numbers that hold one of an entry's occurrences in the region
+    (merged and ascending: firsts, lasts), once per article, entry, scope and region.
+
+    Unit ``u`` spans ``starts[u]`` to ``ends[u + width]`` (``width`` words for windows, 0
+    otherwise); it holds an occurrence from ``start`` to ``end`` when it starts at or
+    before ``start`` (``u <= b``) and ends at or after ``end`` (``u >= c``).
     """
-    picked: set[int] = set()
-    for r_start, r_end in zip(starts, ends, strict=True):
-        a, b = 0, count
-        while a < b:  # the first seed whose unit ends at or after r_end
-            m = (a + b) // 2
-            if unit_at(m)[1] >= r_end:
-                b = m
-            else:
-                a = m + 1
-        c, d = a, count
-        while c < d:  # the first seed whose unit starts after r_start
-            m = (c + d) // 2
-            if unit_at(m)[0] > r_start:
-                d = m
-            else:
-                c = m + 1
-        picked.update(range(a, c))
-    return sorted(picked)
+    key = (id(entry), scope_key, region)
+    found = view.reach.get(key)
+    if found is not None:
+        return found
+    _, starts, ends = entry
+    starts_u, ends_u = bounds
+    width = scope_key if isinstance(scope_key, int) else 0
+    last = len(ends_u) - 1
+    lo, hi = region
+    right, left = bisect.bisect_right, bisect.bisect_left
+    runs = []
+    for start, end in zip(starts, ends, strict=True):
+        if start < lo or end > hi:
+            continue
+        b = right(starts_u, start) - 1
+        c = left(ends_u, end)
+        if b < 0 or c > last:
+            continue
+        c = max(0, c - width)
+        if c <= b:
+            runs.append((c, b))
+    firsts: list[int] = []
+    lasts: list[int] = []
+    for c, b in sorted(runs):
+        if lasts and c <= lasts[-1] + 1:
+            lasts[-1] = max(lasts[-1], b)
+        else:
+            firsts.append(c)
+            lasts.append(b)
+    found = (firsts, lasts)
+    view.reach[key] = found
+    return found
+
+
+def _unit_of(view: ArticleView, scope: Scope, offset: int) -> Region:
+    """``_unit``, through the article's unit bounds when it has them (a bisection)."""
+    scope_key = _scope_key(scope)
+    bounds = view.unit_bounds(scope_key)
+    if bounds is None:
+        return _unit(view, scope, offset)
+    starts, ends = bounds
+    u = max(0, bisect.bisect_right(starts, offset) - 1)
+    width = scope_key if isinstance(scope_key, int) else 0
+    return starts[u], ends[min(len(ends) - 1, u + width)]
 
 
 def _unit(view: ArticleView, scope: Scope, offset: int) -> Region:

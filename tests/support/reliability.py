@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -621,7 +622,7 @@ def raised_twice(run: Census, rules: dict[str, timedelta | None]) -> list[str]:
         suppress = rules[rule_id]
         assert suppress is not None
         alerts.sort(key=lambda a: a.last_seen)
-        for before, after in zip(alerts, alerts[1:], strict=False):
+        for before, after in pairwise(alerts):
             if after.last_seen - before.first_seen < suppress:
                 problems.append(
                     f"{rule_id}: {group} alerted by {before.alert_id} and, "
