@@ -16,6 +16,14 @@ Writers serialise on SQLite's write lock (``BEGIN IMMEDIATE``, waiting up to
 ``busy_timeout_ms``); readers never block in WAL mode and only ever see committed
 transactions, so offsets appear without gaps.
 
+Within one process (``tocsin run``: every service a thread, each consumer its own
+connection) the connections to one file share a ``_FileSync``: writers queue on its lock
+before ``BEGIN IMMEDIATE``, so they take turns at once instead of in SQLite's busy handler
+(which sleeps 1, 2, 5 ... 100 ms between tries), and a commit that appended records wakes
+the consumers of this process waiting for those topics, so a record is read as soon as it
+is committed rather than at the consumer's next timed look (backing off to ``max_wait_ms``;
+appends by other processes are still found by those looks).
+
 Consumer groups. The database is the coordinator: ``group_members`` holds each member's
 topics and last heartbeat, ``partition_owners`` which member owns which partition,
 ``group_offsets`` the committed offsets. At each heartbeat (from ``poll``, every
@@ -40,6 +48,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -169,12 +178,54 @@ def _translate(exc: sqlite3.Error, where: str) -> EventLogError:
     return EventLogError(f"{where}: {exc}")
 
 
+class _FileSync:
+    """What the connections of this process to one database share (see the module docstring):
+    the in-process write lock and a version counter per topic, bumped on each commit that
+    appended to it."""
+
+    def __init__(self) -> None:
+        self.write_lock = threading.RLock()
+        self._changed = threading.Condition()
+        self._versions: dict[str, int] = {}
+
+    def versions(self, topics: Sequence[str]) -> tuple[int, ...]:
+        versions = self._versions
+        return tuple(versions.get(t, 0) for t in topics)
+
+    def appended(self, topics: Iterable[str]) -> None:
+        with self._changed:
+            for t in topics:
+                self._versions[t] = self._versions.get(t, 0) + 1
+            self._changed.notify_all()
+
+    def wait(self, topics: Sequence[str], seen: tuple[int, ...], timeout_s: float) -> bool:
+        """Until one of ``topics`` had an append since ``seen`` (True) or ``timeout_s`` passed."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.versions(topics) != seen, timeout_s)
+
+
+_SYNCS: weakref.WeakValueDictionary[str, _FileSync] = weakref.WeakValueDictionary()
+_SYNCS_LOCK = threading.Lock()
+
+
+def _file_sync(target: str, *, uri: bool) -> _FileSync:
+    """The one ``_FileSync`` of this process for a database file (or shared memory name)."""
+    key = target if uri else os.path.realpath(target)
+    with _SYNCS_LOCK:
+        sync = _SYNCS.get(key)
+        if sync is None:
+            sync = _SYNCS[key] = _FileSync()
+        return sync
+
+
 class _Database:
     """One connection and the lock that serialises its use by the threads of this process."""
 
     def __init__(self, target: str, *, uri: bool, label: str, options: Mapping[str, Any]) -> None:
         self.label = label
         self.lock = threading.RLock()
+        self.sync = _file_sync(target, uri=uri)
+        self.busy_timeout_s = options["busy_timeout_ms"] / 1000
         try:
             self.conn = sqlite3.connect(
                 target,
@@ -198,28 +249,39 @@ class _Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: taken with the write lock up front, so it never deadlocks."""
-        with self.lock:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _translate(exc, self.label) from exc
-            try:
-                yield self.conn
-            except BaseException as exc:
-                # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): a
-                # second ROLLBACK would raise and hide the real error.
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
+        """A write transaction: taken with the write lock up front, so it never deadlocks.
+
+        The in-process lock comes first and is waited for at most ``busy_timeout_ms``, as
+        SQLite's own lock is: a writer stuck behind it gets a ``RetryableError``, never a hang."""
+        if not self.sync.write_lock.acquire(timeout=self.busy_timeout_s):
+            raise RetryableError(
+                f"{self.label}: another writer of this process held the log for "
+                f"{self.busy_timeout_s:g} s"
+            )
+        try:
+            with self.lock:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
                     raise _translate(exc, self.label) from exc
-                raise
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise _translate(exc, self.label) from exc
+                try:
+                    yield self.conn
+                except BaseException as exc:
+                    # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR):
+                    # a second ROLLBACK would raise and hide the real error.
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.Error):
+                        raise _translate(exc, self.label) from exc
+                    raise
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise _translate(exc, self.label) from exc
+        finally:
+            self.sync.write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -425,7 +487,9 @@ class SqliteLog(EventLog):
         for name in {m.topic for m in messages}:  # fail before taking the write lock
             self.topic(name)
         with self._db.write() as conn:
-            return self.append_in(conn, messages)
+            positions = self.append_in(conn, messages)
+        self._db.sync.appended({m.topic for m in messages})
+        return positions
 
     def consumer(
         self, topics: Sequence[str], *, group: str | None, reset: Reset = "earliest"
@@ -614,14 +678,18 @@ class SqliteConsumer(Consumer):
             raise ValueError("max_records must be at least 1")
         deadline = time.monotonic() + max(0.0, timeout_s)
         wait = 0.001
+        sync, topics = self._db.sync, self._topics
         while True:
             self._heartbeat()
+            seen = sync.versions(topics)  # before the fetch: an append after it wakes the wait
             records = self._fetch(max_records)
             remaining = deadline - time.monotonic()
             if records or remaining <= 0:
                 return records
-            time.sleep(min(wait, remaining))
-            wait = min(wait * 2, self._max_wait_s)
+            if sync.wait(topics, seen, min(wait, remaining)):
+                wait = 0.001  # woken by an append in this process: look again at once
+            else:
+                wait = min(wait * 2, self._max_wait_s)
 
     def _fetch(self, max_records: int) -> list[Record]:
         owned = sorted(self._owned)
@@ -707,6 +775,8 @@ class SqliteConsumer(Consumer):
         except RebalanceError:
             self._rewind()
             raise
+        if messages:
+            self._db.sync.appended({m.topic for m in messages})
         return positions
 
     def _rewind(self) -> None:
