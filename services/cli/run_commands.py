@@ -55,7 +55,7 @@ def run(
     install_signal_handlers(stop)
     names = pipeline()
     with event_log(cfg, wait=stop) as elog:
-        context = ServiceContext(settings=cfg, log=elog, stop=stop)
+        context = ServiceContext(settings=cfg, log=elog, stop=stop, shared_process=True)
         services = [service_factory(name)(context) for name in names]
         typer.echo(f"tocsin: {', '.join(names)} on {redact(cfg.log)}", err=True)
         if until_idle:

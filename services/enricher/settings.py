@@ -7,6 +7,9 @@ builds the defaults)::
       gazetteer: [./gazetteer/my-desk.yaml]   # extra entries, same shape as the bundled files
       taxonomy: ./taxonomy.yaml               # replaces the bundled taxonomy (optional)
       include_bundled: true                   # false: only the files above (tests, experiments)
+      workers: 1                              # enricher processes beside the service; 0: inline
+                                              # (default: under `tocsin run` one per core but
+                                              # one, at most 4; `tocsin serve enricher`: 0)
 
 Every file is validated when the service starts; a bad one stops the start with a
 ``DataFileError`` naming the file and the entry (``services.text.specs``), never later.
@@ -38,6 +41,16 @@ class EnricherSettings(BaseModel):
     )
     include_bundled: bool = Field(
         default=True, description="load the bundled gazetteer (countries, places, ...)"
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description=(
+            "worker processes enriching beside a serving enricher (services/enricher/pool.py); "
+            "0: in the service's own thread; default: under `tocsin run` one per core but one "
+            "(at most 4), served alone 0"
+        ),
     )
 
     @property

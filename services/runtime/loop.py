@@ -14,6 +14,12 @@ inputs together (``Consumer.append_and_commit``: one transaction on SQLite). Hen
 - a partition taken away mid-batch (``RebalanceError``) drops the batch: its new owner
   processes it;
 - a stop request (SIGINT/SIGTERM) is honoured between batches: finish, commit, leave.
+
+A service may also give a ``BatchHandler``: the whole batch at once, returning each record's
+encoded outputs or the exception it raised, so that the work can be spread over worker
+processes (the enricher does, see services/enricher/pool.py). Everything above holds the
+same: the loop treats each returned exception exactly as if the handler had raised it for
+that record, and appends and commits the batch as one.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -69,6 +75,10 @@ class Emit:
 #: A service's pure core as the loop sees it: one input event -> its output events.
 Handler = Callable[[CloudEvent, Record], Iterable[Emit]]
 
+#: A whole batch at once: for each record, in order, its encoded outputs or the exception
+#: processing it raised (``RetryableError`` replays the batch, others dead-letter the record).
+BatchHandler = Callable[[Sequence[Record]], Sequence[Sequence[Message] | Exception]]
+
 
 @dataclass(frozen=True, slots=True)
 class LoopSettings:
@@ -102,11 +112,14 @@ class ConsumerLoop:
         settings: LoopSettings | None = None,
         metrics: Metrics | None = None,
         source: str = "/tocsin/runtime",
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.log = event_log
         self.group = group
         self.topics = list(topics)
         self.handler = handler
+        #: when set, used instead of ``handler`` (which stays the reference of what it does)
+        self.batch_handler = batch_handler
         self.deadletter_topic = deadletter_topic
         self.stop = stop or threading.Event()
         self.settings = settings or LoopSettings()
@@ -174,12 +187,9 @@ class ConsumerLoop:
         result = BatchResult(consumed=len(records))
         messages: list[Message] = []
         next_offsets: dict[TopicPartition, int] = {}
-        for record in records:
+        for record, outcome in zip(records, self._process(records, result), strict=True):
             next_offsets[record.tp] = record.offset + 1
-            try:
-                event = decode(record)
-                outputs = list(self.handler(event, record))
-            except RetryableError:
+            if isinstance(outcome, RetryableError):
                 # The handler's own transport trouble (a feed, a webhook): replay from this batch.
                 self._rewind(records)
                 self.metrics.inc(RETRIES, group=self.group, operation="handler")
@@ -187,28 +197,28 @@ class ConsumerLoop:
                 log.warning(
                     "group %s: handler hit a transient error, replaying the batch",
                     self.group,
-                    exc_info=True,
+                    exc_info=outcome,
                 )
                 self._sleep_backoff(self._handler_failures)
                 return BatchResult()
-            except FatalError:
-                raise
-            except Exception as exc:  # one bad record must not stop the service
-                messages.append(self._deadletter(record, exc))
+            if isinstance(outcome, FatalError):
+                raise outcome
+            if isinstance(outcome, Exception):  # one bad record must not stop the service
+                messages.append(self._deadletter(record, outcome))
                 result.deadlettered += 1
-                self.metrics.inc(DEADLETTERED, group=self.group, error=type(exc).__name__)
-                if not isinstance(exc, PoisonRecordError):
-                    log.exception(
+                self.metrics.inc(DEADLETTERED, group=self.group, error=type(outcome).__name__)
+                if not isinstance(outcome, PoisonRecordError):
+                    log.error(
                         "group %s: handler failed on %s[%d]@%d",
                         self.group,
                         *record.tp,
                         record.offset,
+                        exc_info=outcome,
                     )
                 else:
-                    log.warning("group %s: %s", self.group, exc)
+                    log.warning("group %s: %s", self.group, outcome)
                 continue
-            result.outputs.extend(outputs)
-            messages.extend(encode(o.event, topic=o.topic, key=o.key) for o in outputs)
+            messages.extend(outcome)
         try:
             self._retry("commit", lambda: consumer.append_and_commit(messages, next_offsets))
         except RebalanceError as exc:
@@ -231,6 +241,37 @@ class ConsumerLoop:
             self.metrics.inc(RECORDS_PRODUCED, group=self.group, topic=m.topic)
         self.metrics.observe(BATCH_SECONDS, time.monotonic() - started, group=self.group)
         return result
+
+    def _process(
+        self, records: Sequence[Record], result: BatchResult
+    ) -> Iterator[Sequence[Message] | Exception]:
+        """Each record's encoded outputs or the exception it raised, in order; lazily with the
+        per-record handler, so that a retryable error stops the batch where it happened (its
+        ``Emit``s are kept in ``result.outputs``; a batch handler returns encoded messages only)."""
+        if self.batch_handler is not None:
+            try:
+                outcomes = self.batch_handler(records)
+            except FatalError:
+                raise
+            except RetryableError as exc:  # the batch as a whole: replayed from its start
+                yield exc
+                return
+            if len(outcomes) != len(records):
+                raise FatalError(
+                    f"group {self.group}: the batch handler returned {len(outcomes)} outcomes "
+                    f"for {len(records)} records"
+                )
+            yield from outcomes
+            return
+        for record in records:
+            try:
+                event = decode(record)
+                outputs = list(self.handler(event, record))
+            except Exception as exc:
+                yield exc
+                continue
+            result.outputs.extend(outputs)
+            yield [encode(o.event, topic=o.topic, key=o.key) for o in outputs]
 
     def _rewind(self, records: Sequence[Record]) -> None:
         """Move back to the batch's first record in each partition this consumer still owns."""

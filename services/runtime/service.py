@@ -29,6 +29,9 @@ class ServiceContext:
     stop: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
     clock: Clock = field(default_factory=SystemClock)
+    #: True when several services run as threads of this process (``tocsin run``): a service
+    #: with CPU-bound work may then move it to worker processes (the enricher does)
+    shared_process: bool = False
 
 
 class Service(Protocol):
