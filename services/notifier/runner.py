@@ -86,6 +86,8 @@ class NotifierOptions:
     batch_size: int = 500
     alert_url: str | None = None  # None: the API's /alerts/{alert_id} from settings.api
     join_timeout_s: float = 2.0
+    #: messages in flight per subscription at once (delivery.py: one alert's updates in order)
+    lanes: int = 4
 
 
 def read_all(elog: EventLog, name: str, timeout_s: float = 60.0) -> Iterator[CloudEvent]:
@@ -319,6 +321,7 @@ class NotifierService:
             clock=self.context.clock,
             stop=self.worker_stop,
             alert_url=self.alert_url,
+            lanes=self.options.lanes,
         )
         self.workers[sub.id] = worker
         worker.start()

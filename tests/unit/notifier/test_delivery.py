@@ -118,7 +118,7 @@ def test_max_attempts_then_failed_with_the_last_error(
 
 
 def test_a_hanging_receiver_holds_up_no_one(elog: EventLog, log_url: str, receivers) -> None:
-    hanging = Receiver(script=["hang", "hang"])
+    hanging = Receiver(script=["hang"] * 10)  # every attempt: 5 alerts x 2 attempts
     fine = Receiver()
     receivers += [hanging, fine]
     cfg = settings(
@@ -132,6 +132,7 @@ def test_a_hanging_receiver_holds_up_no_one(elog: EventLog, log_url: str, receiv
         wait_for(lambda: len(outcomes(elog)) == 10, timeout_s=15)
     failed = [o for o in outcomes(elog) if isinstance(o, AlertDeliveryFailed)]
     assert {o.subscription_id for o in failed} == {"hanging"}
+    assert len(failed) == 5 and all(o.attempts == 2 for o in failed)
     assert "timed out" in failed[0].error
 
 
