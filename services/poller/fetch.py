@@ -28,7 +28,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message as EmailMessage
@@ -78,6 +78,9 @@ class FetchOptions:
     max_redirects: int = 5
     per_host_concurrency: int = 2
     politeness_delay_s: float = 1.0
+    #: (host, delay) pairs overriding ``politeness_delay_s`` for hosts whose sources opted in
+    #: (``SourceConfig.host_delay``, see config.py)
+    host_delays: tuple[tuple[str, float], ...] = ()
     retries: int = 2
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
@@ -206,9 +209,11 @@ class HostGate:
         delay_s: float,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        host_delays: Mapping[str, float] | None = None,
     ) -> None:
         self._concurrency = max(1, concurrency)
         self._delay = max(0.0, delay_s)
+        self._host_delays = {h: max(0.0, d) for h, d in (host_delays or {}).items()}
         self._sleep = sleep
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
@@ -216,10 +221,11 @@ class HostGate:
     async def enter(self, host: str) -> asyncio.Semaphore:
         sem = self._semaphores.setdefault(host, asyncio.Semaphore(self._concurrency))
         await sem.acquire()
-        if self._delay:
+        delay = self._host_delays.get(host, self._delay)
+        if delay:
             now = time.monotonic()
             start = max(now, self._next_start.get(host, 0.0))
-            self._next_start[host] = start + self._delay
+            self._next_start[host] = start + delay
             if start > now:
                 await self._sleep(start - now)
         return sem
@@ -241,7 +247,12 @@ class Fetcher:
         self.options = opts = options or FetchOptions()
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._gate = HostGate(opts.per_host_concurrency, opts.politeness_delay_s, sleep=sleep)
+        self._gate = HostGate(
+            opts.per_host_concurrency,
+            opts.politeness_delay_s,
+            sleep=sleep,
+            host_delays=dict(opts.host_delays),
+        )
         if transport is None:
             transport = OriginPools(
                 # one TLS context (CA bundle loaded once) for every origin, as the one pool had

@@ -24,7 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from services.eventlog import TopicPartition
 from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
-from services.poller.config import SourceConfig, sources_from_settings
+from services.poller.config import SourceConfig, host_delays, sources_from_settings
 from services.poller.fetch import Fetcher, FetchOptions
 from services.poller.parsing import ParsePool, default_workers
 from services.poller.poller import Poller, PollReport, Topics
@@ -74,7 +74,10 @@ class PollerService:
     ) -> None:
         self.context = context
         self.sources = sources
-        self.options = options or FetchOptions()
+        #: default: the fetcher's defaults, with the host delays the sources opted in to
+        self.options = options or FetchOptions(
+            host_delays=tuple(sorted(host_delays(sources).items()))
+        )
         #: parser processes; None: one per spare core when there are many sources, else 0
         self.parse_workers = parse_workers
         self.ownership = ownership
