@@ -15,6 +15,7 @@ from services.api.app import create_app
 from services.api.settings import ApiConfig
 from services.projections.loop import ProjectionLoop, projection_loop
 from services.projections.store import ReadModel
+from services.runtime.bootstrap import group
 from services.runtime.service import Service, ServiceContext
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class ApiService:
             self.context.settings,
             self.context.log,
             store,
-            group=self.config.projections_group,
+            group=group(self.context.settings, self.config.projections_group),
             stop=self.context.stop,
             metrics=self.context.metrics,
         )

@@ -73,7 +73,7 @@ def reenrich(
     except DataFileError as exc:
         typer.echo(f"tocsin: gazetteer error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    group = group_name(new)
+    group = group_name(cfg, new)
     published = topic(cfg, "articles.published")
     if new.version == live.version:
         typer.echo(

@@ -26,7 +26,7 @@ from services.enricher.core import Enricher
 from services.enricher.pool import EnrichPool, auto_workers
 from services.enricher.settings import EnricherSettings, build_enricher
 from services.eventlog import Record
-from services.runtime.bootstrap import topic
+from services.runtime.bootstrap import group, topic
 from services.runtime.loop import ConsumerLoop, Emit, Handler, LoopSettings
 from services.runtime.service import ConsumerService, ServiceContext
 from services.runtime.settings import ConfigError, Settings
@@ -36,9 +36,9 @@ __all__ = ["EnricherService", "build", "enricher_settings", "group_name", "handl
 NAME = "enricher"
 
 
-def group_name(enricher: Enricher) -> str:
-    """The consumer group of this enricher version."""
-    return f"{NAME}.{enricher.version}"
+def group_name(settings: Settings, enricher: Enricher) -> str:
+    """The consumer group of this enricher version (under the topic prefix)."""
+    return group(settings, f"{NAME}.{enricher.version}")
 
 
 def handler(enricher: Enricher, enriched_topic: str) -> Handler:
@@ -90,7 +90,7 @@ def build(context: ServiceContext, settings: EnricherSettings | None = None) -> 
     runtime = cfg.runtime
     loop = ConsumerLoop(
         context.log,
-        group=group_name(enricher),
+        group=group_name(cfg, enricher),
         topics=[topic(cfg, "articles.published")],
         handler=handler(enricher, topic(cfg, "articles.enriched")),
         deadletter_topic=topic(cfg, "deadletter"),

@@ -70,7 +70,7 @@ from services.notifier.core import (
 )
 from services.notifier.delivery import Outcome, Worker
 from services.notifier.tracker import Watermarks
-from services.runtime.bootstrap import topic
+from services.runtime.bootstrap import group, topic
 from services.runtime.service import ServiceContext
 from services.runtime.settings import ConfigError
 
@@ -116,6 +116,7 @@ class NotifierService:
         self.subscriptions_topic = topic(cfg, "subscriptions")
         self.delivered_topic = topic(cfg, "alerts.delivered")
         self.deadletter_topic = topic(cfg, "deadletter")
+        self.group = group(cfg, NAME)
         self.alert_url = (
             self.options.alert_url
             if self.options.alert_url is not None
@@ -145,7 +146,7 @@ class NotifierService:
         for sub in self.book.all():
             self._start_worker(sub)
         self._consumer = elog.consumer(
-            [self.alerts_topic, self.subscriptions_topic], group=NAME, reset="earliest"
+            [self.alerts_topic, self.subscriptions_topic], group=self.group, reset="earliest"
         )
         log.info(
             "notifier: %d subscription(s), %d delivery outcome(s) on the log",
@@ -344,7 +345,7 @@ class NotifierService:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            group=NAME,
+            group=self.group,
             error_class=type(exc).__name__,
             reason=(str(exc) or type(exc).__name__)[:2000],
             key_b64=None if record.key is None else base64.b64encode(record.key).decode(),

@@ -29,7 +29,7 @@ from services.poller.fetch import Fetcher, FetchOptions
 from services.poller.parsing import ParsePool, default_workers
 from services.poller.poller import Poller, PollReport, Topics
 from services.poller.state import health_since, rebuild_health, rebuild_known
-from services.runtime.bootstrap import topic
+from services.runtime.bootstrap import group, topic
 from services.runtime.service import ServiceContext
 from services.runtime.settings import Settings, config_path
 
@@ -45,7 +45,7 @@ ASSIGNMENT_WAIT_S = 30.0
 def group_name(settings: Settings) -> str:
     """The pollers' consumer group, under the topic prefix: deployments sharing a cluster
     (one prefix each) must not rebalance each other's pollers."""
-    return f"{settings.topic_prefix}{GROUP}"
+    return group(settings, GROUP)
 
 
 def trigger_for(source: SourceConfig) -> BaseTrigger:

@@ -39,7 +39,7 @@ from services.rules.loader import (
     resolve_spec,
     ruleset_from_definitions,
 )
-from services.runtime.bootstrap import topic
+from services.runtime.bootstrap import group, topic
 from services.runtime.clock import Clock
 from services.runtime.loop import ConsumerLoop, Emit, LoopSettings
 from services.runtime.service import ConsumerService, ServiceContext
@@ -225,7 +225,9 @@ class RulesService:
         if last is None or last.ruleset_version != self.core.ruleset.version:
             event = activation(self.core.ruleset, self.context.clock.now())
             elog.append([encode(event, topic=rulesets_topic, key=self.core.ruleset.version)])
-        alerts, articles = self.core.rebuild(elog, topic(settings, "articles.enriched"), NAME)
+        alerts, articles = self.core.rebuild(
+            elog, topic(settings, "articles.enriched"), group(settings, NAME)
+        )
         log.info("rules: state rebuilt from %d alerts and %d articles", alerts, articles)
         self._prepared = True
 
@@ -253,7 +255,7 @@ def build(context: ServiceContext) -> RulesService:
     )
     loop = ConsumerLoop(
         context.log,
-        group=NAME,
+        group=group(settings, NAME),
         topics=[topic(settings, "articles.enriched")],
         handler=core,
         deadletter_topic=topic(settings, "deadletter"),

@@ -24,6 +24,13 @@ def topic(settings: Settings, base: str) -> str:
     return topic_name(base, settings.topic_prefix)
 
 
+def group(settings: Settings, base: str) -> str:
+    """A consumer group's full name, under the topic prefix like the topics: deployments
+    sharing a Kafka cluster (one prefix each) must not share, or rebalance, each other's
+    groups."""
+    return f"{settings.topic_prefix}{base}"
+
+
 def tocsin_topics(settings: Settings) -> list[NewTopic]:
     return [
         NewTopic(topic(settings, spec.name), spec.partitions, spec.retention_ms)

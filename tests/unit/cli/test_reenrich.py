@@ -92,7 +92,7 @@ def test_reenrich_with_a_new_gazetteer_adds_a_version_for_every_article(tmp_path
     assert not any("place:zorbatown" in {x.id for x in e.entities} for e in a_events)
     with open_event_log(settings) as elog:
         assert elog.committed(live_group) == live_committed  # the live group is untouched
-        assert f"enricher.{version_b}" in elog.groups()
+        assert f"t.enricher.{version_b}" in elog.groups()  # under the prefix, as the topics
         name = topic(settings, "articles.enriched")
         raw = [decode(r) for r in _records(elog, name)]
     assert len({e.id for e in raw}) == 40  # new version, new ids
