@@ -95,12 +95,7 @@ def build(context: ServiceContext, settings: EnricherSettings | None = None) -> 
         handler=handler(enricher, topic(cfg, "articles.enriched")),
         deadletter_topic=topic(cfg, "deadletter"),
         stop=context.stop,
-        settings=LoopSettings(
-            batch_size=runtime.batch_size,
-            poll_timeout_s=runtime.poll_timeout_s,
-            retry_initial_s=runtime.retry_initial_s,
-            retry_max_s=runtime.retry_max_s,
-        ),
+        settings=LoopSettings.from_runtime(runtime),
         metrics=context.metrics,
         source=enricher.source,
     )

@@ -174,10 +174,5 @@ def projection_loop(
         group=group,
         stop=stop,
         metrics=metrics,
-        settings=LoopSettings(
-            batch_size=rt.batch_size,
-            poll_timeout_s=rt.poll_timeout_s,
-            retry_initial_s=rt.retry_initial_s,
-            retry_max_s=rt.retry_max_s,
-        ),
+        settings=LoopSettings.from_runtime(rt),
     )

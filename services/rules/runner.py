@@ -260,12 +260,7 @@ def build(context: ServiceContext) -> RulesService:
         handler=core,
         deadletter_topic=topic(settings, "deadletter"),
         stop=context.stop,
-        settings=LoopSettings(
-            batch_size=settings.runtime.batch_size,
-            poll_timeout_s=settings.runtime.poll_timeout_s,
-            retry_initial_s=settings.runtime.retry_initial_s,
-            retry_max_s=settings.runtime.retry_max_s,
-        ),
+        settings=LoopSettings.from_runtime(settings.runtime),
         metrics=context.metrics,
         source=SOURCE,
     )

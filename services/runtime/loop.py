@@ -58,6 +58,7 @@ from services.runtime.metrics import (
     RETRIES,
     Metrics,
 )
+from services.runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,6 +87,19 @@ class LoopSettings:
     poll_timeout_s: float = 0.5
     retry_initial_s: float = 0.2
     retry_max_s: float = 30.0
+    #: ``run_until_idle`` only: a transient failure lasting this long ends the run with it
+    #: (a batch job must end; ``run`` retries for as long as it takes)
+    idle_give_up_s: float = 300.0
+
+    @classmethod
+    def from_runtime(cls, runtime: RuntimeSettings) -> LoopSettings:
+        return cls(
+            batch_size=runtime.batch_size,
+            poll_timeout_s=runtime.poll_timeout_s,
+            retry_initial_s=runtime.retry_initial_s,
+            retry_max_s=runtime.retry_max_s,
+            idle_give_up_s=runtime.idle_give_up_s,
+        )
 
 
 @dataclass
@@ -127,6 +141,8 @@ class ConsumerLoop:
         self.source = source
         self._consumer: Consumer | None = None
         self._handler_failures = 0
+        self._batch_mode = False  # in run_until_idle: give up after settings.idle_give_up_s
+        self._failing_since: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -151,12 +167,16 @@ class ConsumerLoop:
         lag left on its topics (partitions held by another member count). Returns the number
         of records this loop processed."""
         total, idle = 0, 0
-        while not self.stop.is_set():
-            result = self.run_once()
-            total += result.consumed
-            idle = idle + 1 if result.consumed == 0 else 0
-            if idle >= idle_polls and sum(self.log.lag(self.group, self.topics).values()) == 0:
-                break
+        self._batch_mode = True
+        try:
+            while not self.stop.is_set():
+                result = self.run_once()
+                total += result.consumed
+                idle = idle + 1 if result.consumed == 0 else 0
+                if idle >= idle_polls and sum(self.log.lag(self.group, self.topics).values()) == 0:
+                    break
+        finally:
+            self._batch_mode = False
         return total
 
     def close(self) -> None:
@@ -190,16 +210,7 @@ class ConsumerLoop:
         for record, outcome in zip(records, self._process(records, result), strict=True):
             next_offsets[record.tp] = record.offset + 1
             if isinstance(outcome, RetryableError):
-                # The handler's own transport trouble (a feed, a webhook): replay from this batch.
-                self._rewind(records)
-                self.metrics.inc(RETRIES, group=self.group, operation="handler")
-                self._handler_failures += 1
-                log.warning(
-                    "group %s: handler hit a transient error, replaying the batch",
-                    self.group,
-                    exc_info=outcome,
-                )
-                self._sleep_backoff(self._handler_failures)
+                self._replay(records, outcome)
                 return BatchResult()
             if isinstance(outcome, FatalError):
                 raise outcome
@@ -233,6 +244,7 @@ class ConsumerLoop:
             )
             return BatchResult()
         self._handler_failures = 0
+        self._failing_since = None
         result.committed = True
         result.produced = len(messages) - result.deadlettered
         for record in records:
@@ -241,6 +253,23 @@ class ConsumerLoop:
             self.metrics.inc(RECORDS_PRODUCED, group=self.group, topic=m.topic)
         self.metrics.observe(BATCH_SECONDS, time.monotonic() - started, group=self.group)
         return result
+
+    def _replay(self, records: Sequence[Record], error: RetryableError) -> None:
+        """The handler's own transport trouble (a feed, a webhook): back off, then the batch is
+        read again. In a batch run, a failure lasting ``idle_give_up_s`` is raised instead."""
+        self._rewind(records)
+        self.metrics.inc(RETRIES, group=self.group, operation="handler")
+        self._handler_failures += 1
+        now = time.monotonic()
+        self._failing_since = self._failing_since or now
+        if self._batch_mode and now - self._failing_since > self.settings.idle_give_up_s:
+            raise error
+        log.warning(
+            "group %s: handler hit a transient error, replaying the batch",
+            self.group,
+            exc_info=error,
+        )
+        self._sleep_backoff(self._handler_failures)
 
     def _process(
         self, records: Sequence[Record], result: BatchResult
@@ -329,7 +358,7 @@ class ConsumerLoop:
                 jitter=self.settings.retry_initial_s,
                 max=self.settings.retry_max_s,
             ),
-            stop=lambda state: self.stop.is_set(),
+            stop=self._should_stop_retrying,
             sleep=self._interruptible_sleep,
             before_sleep=before_sleep,
             reraise=True,
@@ -340,6 +369,13 @@ class ConsumerLoop:
             if self.stop.is_set():
                 raise _Stopped from None
             raise
+
+    def _should_stop_retrying(self, state: RetryCallState) -> bool:
+        """A stop request; in a batch run, also a failure lasting ``idle_give_up_s``."""
+        if self.stop.is_set():
+            return True
+        elapsed = state.seconds_since_start or 0.0
+        return self._batch_mode and elapsed > self.settings.idle_give_up_s
 
     def _interruptible_sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)

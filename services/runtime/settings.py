@@ -57,6 +57,12 @@ class RuntimeSettings(_Section):
     poll_timeout_s: float = Field(default=0.5, gt=0)
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
+    idle_give_up_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="batch runs (--until-idle): a failure lasting this long (a full disk) ends "
+        "the run with its error; a running service retries for as long as it takes",
+    )
     startup_wait_s: float = Field(
         default=300.0,
         ge=0,

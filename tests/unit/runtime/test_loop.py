@@ -5,6 +5,7 @@ partition drops the batch."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -144,6 +145,59 @@ def test_a_stop_during_retries_commits_nothing(log: EventLog) -> None:
     )
     again.run_until_idle()
     again.close()
+    assert _outputs(log) == sorted(f"out-in-{i}" for i in range(5))
+
+
+def test_a_batch_run_gives_up_on_a_lasting_failure_a_service_does_not(log: EventLog) -> None:
+    """--until-idle must end (a full disk: the error, not a retry loop forever); a running
+    service keeps retrying until the failure passes."""
+    _feed(log, 5)
+    quick = LoopSettings(
+        batch_size=10,
+        poll_timeout_s=0.05,
+        retry_initial_s=0.01,
+        retry_max_s=0.05,
+        idle_give_up_s=0.3,
+    )
+    full = _FlakyCommitLog(log, failures=10**6, error=RetryableError("the disk is full"))
+    loop = ConsumerLoop(
+        full, group="g", topics=["in"], handler=_copy, deadletter_topic="dlq", settings=quick
+    )  # type: ignore[arg-type]
+    with pytest.raises(RetryableError, match="disk is full"):
+        loop.run_until_idle()
+    loop.close()
+    assert log.committed("g") == {} and _outputs(log) == []
+
+    def unreachable(event: CloudEvent, record: Record) -> Iterable[Emit]:
+        raise RetryableError("the webhook stays unreachable")
+
+    loop = ConsumerLoop(
+        log, group="g", topics=["in"], handler=unreachable, deadletter_topic="dlq", settings=quick
+    )
+    with pytest.raises(RetryableError, match="stays unreachable"):
+        loop.run_until_idle()
+    loop.close()
+
+    full.failures = 20  # a service: about a second of failures (> idle_give_up_s), then done
+    stop = threading.Event()
+    loop = ConsumerLoop(
+        full,  # type: ignore[arg-type]
+        group="g",
+        topics=["in"],
+        handler=_copy,
+        deadletter_topic="dlq",
+        stop=stop,
+        settings=quick,
+    )
+    runner = threading.Thread(target=loop.run)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while _outputs(log) == [] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(timeout=10)
+    loop.close()
+    assert full.failures == 0
     assert _outputs(log) == sorted(f"out-in-{i}" for i in range(5))
 
 
