@@ -11,7 +11,7 @@ with ``stop_at`` (committed offsets, which are exact) it reads up to them.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from services.eventlog.base import EventLog, Record, TopicPartition
 from services.eventlog.errors import RetryableError
@@ -31,20 +31,19 @@ def read_topic(
     since_ms: int | None = None,
     stop_at: Mapping[TopicPartition, int] | None = None,
     timeout_s: float = 60.0,
-) -> list[Record]:
+) -> Iterator[Record]:
     """The records of ``topic`` from the first at or after ``since_ms`` (default: the start)
-    to the end (or to ``stop_at``, exclusive), in each partition's order.
+    to the end (or to ``stop_at``, exclusive), in each partition's order, as they are read.
 
-    Raises ``RetryableError`` when the records known to exist are not all read within
-    ``timeout_s``: a partial past must never pass for the whole one."""
+    Raises ``RetryableError`` when no record came for ``timeout_s`` before every record
+    known to exist was read: a partial past must never pass for the whole one."""
     if topic not in elog.list_topics():
-        return []
+        return
     reported = elog.end_offsets([topic])
     ends = dict(reported) if stop_at is None else {tp: stop_at.get(tp, 0) for tp in reported}
     starts = (
         elog.offsets_for_time(topic, since_ms) if since_ms is not None else dict.fromkeys(ends, 0)
     )
-    records: list[Record] = []
     with elog.consumer([topic], group=None) as reader:
         wanted = 0
         for tp, end in ends.items():
@@ -53,32 +52,24 @@ def read_topic(
             reader.seek(tp, start)
             wanted += end - start
         got, deadline = 0, time.monotonic() + timeout_s
-        while got < wanted and time.monotonic() < deadline:
-            got += _keep(reader.poll(max_records=5000, timeout_s=0.2), ends, stop_at, records)
-        if got < wanted:
-            raise RetryableError(f"read {got} of {wanted} records of {topic} in {timeout_s:g} s")
+        while got < wanted:
+            batch = reader.poll(max_records=5000, timeout_s=0.2)
+            if batch:
+                deadline = time.monotonic() + timeout_s
+            elif time.monotonic() > deadline:
+                raise RetryableError(
+                    f"read {got} of {wanted} records of {topic}; none came for {timeout_s:g} s"
+                )
+            for record in batch:
+                if record.offset < ends.get(record.tp, 0):
+                    got += 1
+                    yield record
+                elif stop_at is None:
+                    yield record
         if stop_at is None:
             drain_until = time.monotonic() + DRAIN_MAX_S
             while time.monotonic() < drain_until:
                 batch = reader.poll(max_records=5000, timeout_s=DRAIN_QUIET_S)
                 if not batch:
                     break
-                _keep(batch, ends, stop_at, records)
-    return records
-
-
-def _keep(
-    batch: list[Record],
-    ends: Mapping[TopicPartition, int],
-    stop_at: Mapping[TopicPartition, int] | None,
-    records: list[Record],
-) -> int:
-    """Keep the records the read wants; return how many were below the (reported) ends."""
-    below = 0
-    for record in batch:
-        if record.offset < ends.get(record.tp, 0):
-            below += 1
-            records.append(record)
-        elif stop_at is None:
-            records.append(record)
-    return below
+                yield from batch

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from schemas import PollStatus, SourcePolled
 from schemas.articles import ARTICLE_PUBLISHED
 from schemas.sources import SOURCE_POLLED
-from services.eventlog import Consumer, EventLog, Record, TopicPartition
+from services.eventlog import EventLog, Record, TopicPartition
+from services.eventlog.reading import read_topic
 from services.poller.core import HASH_HEADER
 from services.poller.fetch import Validators
 
@@ -127,18 +128,6 @@ class HealthBook:
         return health.last
 
 
-def read_to_end(
-    consumer: Consumer, tps: Sequence[TopicPartition], ends: dict[TopicPartition, int]
-) -> Iterator[Record]:
-    """Every record up to the end offsets taken before reading, then one empty poll more (a
-    broker may report end offsets per batch, below the truth)."""
-    while True:
-        records = consumer.poll(max_records=5000, timeout_s=0.05)
-        yield from records
-        if not records and all(consumer.position(tp) >= ends.get(tp, 0) for tp in tps):
-            return
-
-
 def rebuild_known(
     event_log: EventLog, topic: str
 ) -> tuple[KnownArticles, float, dict[TopicPartition, int]]:
@@ -146,32 +135,19 @@ def rebuild_known(
     reached (where a tail of the topic should go on from)."""
     started = time.perf_counter()
     known = KnownArticles()
-    ends = event_log.end_offsets([topic])
-    positions = dict(ends)
-    if any(ends.values()):
-        with event_log.consumer([topic], group=None) as consumer:
-            tps = list(consumer.assignment())
-            for record in read_to_end(consumer, tps, ends):
-                known.apply(record)
-            positions = {tp: consumer.position(tp) for tp in tps}
+    positions = dict(event_log.end_offsets([topic]))
+    for record in read_topic(event_log, topic, timeout_s=math.inf):
+        known.apply(record)
+        positions[record.tp] = record.offset + 1
     return known, time.perf_counter() - started, positions
 
 
 def rebuild_health(event_log: EventLog, topic: str, *, since: datetime | None = None) -> HealthBook:
     """The last ``source.polled`` per source, reading from ``since`` (everything when None)."""
     book = HealthBook()
-    ends = event_log.end_offsets([topic])
-    if not any(ends.values()):
-        return book
-    with event_log.consumer([topic], group=None) as consumer:
-        tps = list(consumer.assignment())
-        if since is not None:
-            found = event_log.offsets_for_time(topic, int(since.timestamp() * 1000))
-            for tp in tps:
-                offset = found.get(tp)
-                consumer.seek(tp, ends.get(tp, 0) if offset is None else offset)
-        for record in read_to_end(consumer, tps, ends):
-            book.apply(record)
+    since_ms = None if since is None else int(since.timestamp() * 1000)
+    for record in read_topic(event_log, topic, since_ms=since_ms, timeout_s=math.inf):
+        book.apply(record)
     return book
 
 

@@ -39,9 +39,11 @@ def read_events(
 ) -> Iterator[Read]:
     """Events of ``topic`` with ``since_ms <= timestamp < until_ms``, before ``stop_at``
     offsets (exclusive; default: everything on the log now), in time order."""
-    records = read_topic(elog, topic, since_ms=since_ms, stop_at=stop_at, timeout_s=timeout_s)
-    if until_ms is not None:
-        records = [r for r in records if r.timestamp_ms < until_ms]
+    records = [
+        r
+        for r in read_topic(elog, topic, since_ms=since_ms, stop_at=stop_at, timeout_s=timeout_s)
+        if until_ms is None or r.timestamp_ms < until_ms
+    ]
     records.sort(key=lambda r: (r.timestamp_ms, r.partition, r.offset))
     for record in records:
         try:
