@@ -433,6 +433,11 @@ class Phase:
     #: visible -> first served by a poll; first served -> webhook received
     poll_wait_ms: list[float] = field(default_factory=list)
     pipeline_ms: list[float] = field(default_factory=list)
+    #: article id -> when a poll first fetched it, when the webhook first named it (epoch s)
+    fetched_at: dict[str, float] = field(default_factory=dict)
+    received_at: dict[str, float] = field(default_factory=dict)
+    #: stage -> per-article milliseconds (``stage_breakdown``)
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -475,14 +480,70 @@ def drive(
             break
     visible, served = feeds.visible, feeds.served()
     lat, wait, rest = [], [], []
+    fetched_at: dict[str, float] = {}
     for k, i in enumerate(mine):
         if i in got:
             lat.append((got[i] - visible[first + k]) * 1000)
-            fetched = served.get(first + k, visible[first + k])
+            fetched = fetched_at[i] = served.get(first + k, visible[first + k])
             wait.append((fetched - visible[first + k]) * 1000)
             rest.append((got[i] - fetched) * 1000)
     seconds = (max(got.values()) - at) if got else float("nan")
-    return Phase(count, len(got), seconds, lat, wait, rest)
+    return Phase(count, len(got), seconds, lat, wait, rest, fetched_at, got)
+
+
+#: the log's topics an article passes through, in order (``stage_breakdown``)
+_STAGES = (
+    ("poll -> published", "articles.published"),
+    ("published -> enriched", "articles.enriched"),
+    ("enriched -> alert", "alerts.raised"),
+)
+
+
+def _article_ids(topic: str, value: bytes) -> list[str]:
+    data = json.loads(value)["data"]
+    if topic == "articles.published":
+        return [data["article_id"]]
+    if topic == "articles.enriched":
+        return [data["article"]["article_id"]]
+    return [a["article_id"] for a in data["articles"]]
+
+
+def stage_breakdown(config: Path, phase: Phase) -> None:
+    """Where the paced phase's latency went: each stage from the log's append times (one
+    clock: this machine's), the last stage up to the webhook's receipt. Fills
+    ``phase.stages_ms``."""
+    from services.eventlog.reading import read_topic
+    from services.runtime.bootstrap import open_event_log
+    from services.runtime.settings import load_settings
+
+    settings = load_settings(config)
+    prefix = settings.topic_prefix
+    wanted = set(phase.received_at)
+    first_seen: dict[str, dict[str, float]] = {}
+    elog = open_event_log(settings)
+    try:
+        for _, topic in _STAGES:
+            seen = first_seen[topic] = {}
+            for record in read_topic(elog, prefix + topic, timeout_s=30):
+                for article in _article_ids(topic, record.value):
+                    if article in wanted and article not in seen:
+                        seen[article] = record.timestamp_ms / 1000
+    finally:
+        elog.close()
+    stages: dict[str, list[float]] = {}
+    for article in wanted:
+        previous = phase.fetched_at[article]
+        for name, topic in _STAGES:
+            at = first_seen[topic].get(article)
+            if at is None:
+                break
+            stages.setdefault(name, []).append((at - previous) * 1000)
+            previous = at
+        else:
+            stages.setdefault("alert -> webhook received", []).append(
+                (phase.received_at[article] - previous) * 1000
+            )
+    phase.stages_ms = stages
 
 
 @dataclass
@@ -504,6 +565,7 @@ def run_phases(
     args: argparse.Namespace,
     sampler: RssSampler,
     alive: list[subprocess.Popen[bytes]],
+    config: Path,
 ) -> BackendResult:
     def check() -> None:
         dead = [p.args for p in alive if p.poll() is not None]
@@ -531,6 +593,7 @@ def run_phases(
     )
     cpu = {n: tree_cpu_s(p.pid) - b for n, p, b in zip(names, alive, before, strict=True)}
     check()
+    stage_breakdown(config, paced)
     return BackendResult(name, warm, paced, burst, sampler.peak_kb / 1024, sampler.peak_procs, cpu)
 
 
@@ -629,7 +692,7 @@ def bench_sqlite(
         sampler = RssSampler([p.pid for p in procs])
         stack.callback(sampler.stop)
         try:
-            return run_phases("sqlite", feeds, receiver, ids, args, sampler, procs)
+            return run_phases("sqlite", feeds, receiver, ids, args, sampler, procs, cfg)
         except Exception:
             for log_file in sorted(work.glob("*.log")):
                 print(f"--- {log_file.name}\n{tail(log_file)}", file=sys.stderr)
@@ -698,7 +761,7 @@ def bench_kafka(
         sampler = RssSampler([p.pid for p in procs])
         stack.callback(sampler.stop)
         try:
-            return run_phases("kafka", feeds, receiver, ids, args, sampler, procs)
+            return run_phases("kafka", feeds, receiver, ids, args, sampler, procs, cfg)
         except Exception:
             for name in SERVICES:
                 print(f"--- {name}.log\n{tail(work / f'{name}.log')}", file=sys.stderr)
@@ -903,6 +966,11 @@ def describe(result: BackendResult, plain: float | None, rate: float) -> None:
         f"{result.name}: peak RSS {result.peak_rss_mb:,.0f} MB (sum over {result.processes} "
         "Tocsin processes incl. parser workers)"
     )
+    for stage, values in p.stages_ms.items():
+        print(
+            f"{result.name}:   {stage}: p50 {percentile(values, 0.5):,.0f} ms, "
+            f"p99 {percentile(values, 0.99):,.0f} ms"
+        )
     cpu = ", ".join(f"{n} {v:.1f} s" for n, v in result.burst_cpu_s.items())
     print(f"{result.name}: CPU used during the burst ({result.burst.seconds:.1f} s wall): {cpu}")
 

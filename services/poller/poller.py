@@ -1,7 +1,8 @@
 """One poll of one source, end to end: fetch, parse, select what is new, append, remember.
 
 The outputs of a poll (its new articles and its ``source.polled`` event) go to the log in
-one ``append``: on SQLite one transaction, so a crash leaves all of them or none. The
+one ``append`` (shared with the polls that finished at the same time: ``appender``): on
+SQLite one transaction, so a crash leaves all of them or none. The
 in-memory state (known articles, validators) changes only after the append succeeded; a
 failed append leaves the state as it was, and the next poll fetches and publishes again
 (at-least-once; the deterministic event ids make a repeat harmless).
@@ -23,6 +24,7 @@ from datetime import datetime
 from schemas import PollStatus, SourcePolled
 from schemas.ids import article_id, canonical_url
 from services.eventlog import EventLog, EventLogError, Message
+from services.poller.appender import GroupAppender
 from services.poller.config import SourceConfig
 from services.poller.core import polled_message, published_message, select_new
 from services.poller.errors import PollError
@@ -94,6 +96,8 @@ class Poller:
         self.health = health or HealthBook()
         self.clock = clock or SystemClock()
         self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller-log")
+        #: concurrent polls share appends (``appender``: group commit)
+        self.appender = GroupAppender(event_log, self._writer)
         self.parsers = parsers or ParsePool(0)
 
     def close(self) -> None:
@@ -283,9 +287,8 @@ class Poller:
             warnings=list(warnings),
         )
         batch = [*messages, polled_message(polled, self.topics.polled)]
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._writer, self.log.append, batch)
+            await self.appender.append(batch)
         except EventLogError as exc:
             log.error("could not append the outcome of polling %s: %s", source.id, exc)
             report.status = PollStatus.ERROR

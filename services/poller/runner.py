@@ -212,14 +212,31 @@ class PollerService:
         log.warning("poller: no sources.polled partitions assigned yet; polling on schedule")
 
     async def _job(self, poller: Poller, ownership: Ownership, source: SourceConfig) -> None:
-        if not ownership.owns(source.id):
+        if not ownership.owns(source.id) or _polled_lately(poller, source):
             return
         report = await poller.poll(source)
         self.reports.append(report)
         if len(self.reports) > 1000:
             del self.reports[:500]
-        level = logging.WARNING if report.failed else logging.INFO
-        log.log(level, "%s", report.line())
+        # Failures and new articles on the console; a poll that found nothing new only at
+        # debug level (100 sources polled every second would otherwise flood it).
+        if report.failed:
+            log.warning("%s", report.line())
+        elif report.new_articles or report.warnings:
+            log.info("%s", report.line())
+        else:
+            log.debug("%s", report.line())
+
+
+def _polled_lately(poller: Poller, source: SourceConfig) -> bool:
+    """Whether another poller polled the source less than half an interval ago: its
+    partition just moved here, and this poller's schedule runs at another phase than the
+    previous owner's. Its next run comes a whole interval after that poll."""
+    health = poller.health.by_source.get(source.id)
+    if health is None or source.cron:
+        return False
+    age = (poller.clock.now() - health.last.polled_at).total_seconds()
+    return 0 <= age < source.interval_s / 2
 
 
 def build(context: ServiceContext, *, origin: Path | None = None) -> PollerService:
