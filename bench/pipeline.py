@@ -28,7 +28,8 @@ What runs, all on this machine:
   Each backend: a warm-up of a few items (every service up), then a paced phase (``--rate``
   articles/s for ``--paced-seconds``: alert latency p50/p99 from "visible" to "webhook
   received", split into "visible -> fetched by a poll" (the polling interval's share) and
-  "fetched -> webhook received" (the pipeline's own), then a burst of ``feeds x items`` articles released at once (end-to-end
+  "fetched -> webhook received" (the pipeline's own; itself split at the alert event's time
+  into "fetched -> alert raised" and "alert raised -> webhook received"), then a burst of ``feeds x items`` articles released at once (end-to-end
   articles/s: released count / (last first-delivery - release time)). Peak RSS is the
   highest sum of VmRSS over the Tocsin process tree(s), sampled every 0.25 s.
 - upper bound, measured in this run: the same enrichment (``services.enricher`` core) and
@@ -491,59 +492,40 @@ def drive(
     return Phase(count, len(got), seconds, lat, wait, rest, fetched_at, got)
 
 
-#: the log's topics an article passes through, in order (``stage_breakdown``)
-_STAGES = (
-    ("poll -> published", "articles.published"),
-    ("published -> enriched", "articles.enriched"),
-    ("enriched -> alert", "alerts.raised"),
-)
-
-
-def _article_ids(topic: str, value: bytes) -> list[str]:
-    data = json.loads(value)["data"]
-    if topic == "articles.published":
-        return [data["article_id"]]
-    if topic == "articles.enriched":
-        return [data["article"]["article_id"]]
-    return [a["article_id"] for a in data["articles"]]
+def _alerted_articles(value: bytes) -> list[str]:
+    return [a["article_id"] for a in json.loads(value)["data"]["articles"]]
 
 
 def stage_breakdown(config: Path, phase: Phase) -> None:
-    """Where the paced phase's latency went: each stage from the log's append times (one
-    clock: this machine's), the last stage up to the webhook's receipt. Fills
-    ``phase.stages_ms``."""
+    """Where the paced phase's pipeline latency went: from the poll that fetched an article
+    to the first alert naming it (the alert event's time, this machine's clock), then to
+    the webhook's receipt. Finer stages cannot be read off the log: an event derived from
+    another (article.enriched) carries its source's time, so that it is the same event
+    whoever derives it. Fills ``phase.stages_ms``."""
     from services.eventlog.reading import read_topic
     from services.runtime.bootstrap import open_event_log
     from services.runtime.settings import load_settings
 
     settings = load_settings(config)
-    prefix = settings.topic_prefix
     wanted = set(phase.received_at)
-    first_seen: dict[str, dict[str, float]] = {}
+    raised: dict[str, float] = {}
     elog = open_event_log(settings)
     try:
-        for _, topic in _STAGES:
-            seen = first_seen[topic] = {}
-            for record in read_topic(elog, prefix + topic, timeout_s=30):
-                for article in _article_ids(topic, record.value):
-                    if article in wanted and article not in seen:
-                        seen[article] = record.timestamp_ms / 1000
+        for record in read_topic(elog, settings.topic_prefix + "alerts.raised", timeout_s=30):
+            at = json.loads(record.value)["time"]
+            for article in _alerted_articles(record.value):
+                if article in wanted and article not in raised:
+                    raised[article] = datetime.fromisoformat(at).timestamp()
     finally:
         elog.close()
-    stages: dict[str, list[float]] = {}
-    for article in wanted:
-        previous = phase.fetched_at[article]
-        for name, topic in _STAGES:
-            at = first_seen[topic].get(article)
-            if at is None:
-                break
-            stages.setdefault(name, []).append((at - previous) * 1000)
-            previous = at
-        else:
-            stages.setdefault("alert -> webhook received", []).append(
-                (phase.received_at[article] - previous) * 1000
-            )
-    phase.stages_ms = stages
+    to_alert, to_webhook = [], []
+    for article in wanted & raised.keys():
+        to_alert.append((raised[article] - phase.fetched_at[article]) * 1000)
+        to_webhook.append((phase.received_at[article] - raised[article]) * 1000)
+    phase.stages_ms = {
+        "fetched -> alert raised": to_alert,
+        "alert raised -> webhook received": to_webhook,
+    }
 
 
 @dataclass
