@@ -69,7 +69,7 @@ def open_event_log(
 
     retrying = Retrying(
         retry=retry_if_exception_type(UnavailableError),
-        wait=wait_exponential_jitter(initial=runtime.retry_initial_s, max=runtime.retry_max_s),
+        wait=wait_exponential_jitter(multiplier=runtime.retry_initial_s, max=runtime.retry_max_s),
         stop=stop_after_delay(wait_s) | stop_when_event_set(halt),
         sleep=pause,
         before_sleep=report,
