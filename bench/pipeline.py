@@ -492,10 +492,6 @@ def drive(
     return Phase(count, len(got), seconds, lat, wait, rest, fetched_at, got)
 
 
-def _alerted_articles(value: bytes) -> list[str]:
-    return [a["article_id"] for a in json.loads(value)["data"]["articles"]]
-
-
 def stage_breakdown(config: Path, phase: Phase) -> None:
     """Where the paced phase's pipeline latency went: from the poll that fetched an article
     to the first alert naming it (the alert event's time, this machine's clock), then to
@@ -512,10 +508,12 @@ def stage_breakdown(config: Path, phase: Phase) -> None:
     elog = open_event_log(settings)
     try:
         for record in read_topic(elog, settings.topic_prefix + "alerts.raised", timeout_s=30):
-            at = json.loads(record.value)["time"]
-            for article in _alerted_articles(record.value):
+            event = json.loads(record.value)
+            at = datetime.fromisoformat(event["time"]).timestamp()
+            for named in event["data"]["articles"]:
+                article = named["article_id"]
                 if article in wanted and article not in raised:
-                    raised[article] = datetime.fromisoformat(at).timestamp()
+                    raised[article] = at
     finally:
         elog.close()
     to_alert, to_webhook = [], []

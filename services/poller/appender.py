@@ -5,9 +5,10 @@ polled every 0.25 s are 400 appends a second, each a write transaction made by o
 thread. Appended one by one they queue behind each other: in ``bench/pipeline.py`` (100
 feeds every 0.25 s, 100 articles/s) the append of a poll waited 260 ms at the median and
 1.6 s at p99 behind the others, most of the pipeline's latency; grouped, about 20 messages
-per append, 27 ms and 210 ms. Here the polls that finish while an append is running wait for the
-next one, which takes all of them in one call (one transaction on SQLite): the number of
-appends per second adapts to the load, and no poll waits for more than one append ahead.
+per append, 27 ms and 210 ms. Here the polls that finish while an append is running wait
+for the next one, which takes all of them in one call (one transaction on SQLite): the
+number of appends per second adapts to the load, and no poll waits for more than one
+append ahead.
 
 What a poll relies on is unchanged: its batch lands whole (on SQLite inside one
 transaction with the other polls' batches; a crash leaves all of them or none) and the poll
