@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import heapq
 import re
+import zlib
 from datetime import datetime
 
 from datasketch import MinHash, MinHashLSH
 
-from services.text import fold
+from services.text.fastfold import normalise_fast
 
 __all__ = ["THRESHOLD", "MinHash", "Stories", "signature"]
 
@@ -34,11 +35,18 @@ _WORD = re.compile(r"[^\W_]+")
 # The 64 (a, b) permutation parameters for seed 1, drawn once: datasketch seeds a RandomState
 # and draws them anew for every MinHash it builds (~0.3 ms, as much as hashing the shingles).
 _PERMUTATIONS = MinHash(num_perm=PERMUTATIONS, seed=1)
+# Why CRC-32 and not datasketch's default (the first 4 bytes of SHA-1, through a Python
+# function): a shingle's hash only has to be deterministic and rarely collide, since the
+# permutations (a * h + b mod p) provide the min-wise independence; zlib's C function is
+# called directly. With the fast folding, a corpus article's signature takes about 180 us
+# instead of 360. Signatures live in memory only (rebuilt from the log after a restart),
+# so the hash may change between versions.
+_HASH = zlib.crc32
 
 
 def signature(text: str) -> MinHash:
     """MinHash of the text's word 3-grams (the words themselves for very short texts)."""
-    words = _WORD.findall(fold(text))
+    words = _WORD.findall(normalise_fast(text).text)
     if len(words) >= SHINGLE:  # SHINGLE == 3 words, written out: no slicing per shingle
         shingles = {f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)}
     else:
@@ -46,6 +54,7 @@ def signature(text: str) -> MinHash:
     sig = MinHash(
         num_perm=PERMUTATIONS,
         seed=1,
+        hashfunc=_HASH,
         permutations=_PERMUTATIONS.permutations,
         scheme=_PERMUTATIONS.scheme,
     )

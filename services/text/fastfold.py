@@ -8,9 +8,10 @@ code units are looked up in a 64k-entry array (numpy) and decoded back: about 10
 ASCII text takes ``str.lower`` and the few replacements that the table adds to it.
 
 The result equals ``normalise(text)`` for every text (tests/unit/text/test_fastfold.py):
-texts holding a character that does not fold to exactly one BMP character (combining
-marks, ligatures, a few CJK compatibility ideographs) take ``normalise`` itself. Astral
-characters fold to themselves, so their surrogate pairs pass through unchanged.
+the characters that do not fold to exactly one BMP character (combining marks, zero-width
+spaces, ligatures, a few CJK compatibility ideographs) are folded by ``normalise`` one by
+one, the rest of the text still by the table. Astral characters fold to themselves, so
+their surrogate pairs pass through unchanged; texts holding them take ``normalise``.
 """
 
 from __future__ import annotations
@@ -71,5 +72,31 @@ def normalise_fast(text: str) -> Normalised:
         return normalise(text)
     out = lut.take(units)
     if out.size and int(out.max()) == _SLOW:
-        return normalise(text)
+        if out.size != len(text):  # astral characters: code units are not characters
+            return normalise(text)
+        return _with_slow(text, out)
     return Normalised(text, out.tobytes().decode("utf-16-le"))
+
+
+def _with_slow(text: str, out: npt.NDArray[np.uint16]) -> Normalised:
+    """``normalise`` for a BMP text holding characters the table cannot fold (a zero-width
+    space in a long article): the table's output between them, ``normalise`` for them."""
+    folded = out.tobytes().decode("utf-16-le")
+    pieces: list[str] = []
+    starts: list[int] = []
+    one_for_one = True
+    done = 0
+    for index in np.flatnonzero(out == _SLOW).tolist():
+        if index > done:
+            pieces.append(folded[done:index])
+            starts.extend(range(done, index))
+        piece = normalise(text[index]).text
+        one_for_one = one_for_one and len(piece) == 1
+        pieces.append(piece)
+        starts.extend([index] * len(piece))
+        done = index + 1
+    pieces.append(folded[done:])
+    if one_for_one:  # e.g. U+FFFF itself: no character dropped or split, no map
+        return Normalised(text, "".join(pieces))
+    starts.extend(range(done, len(text)))
+    return Normalised(text, "".join(pieces), tuple(starts))

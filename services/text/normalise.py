@@ -8,9 +8,10 @@ from.
 
 Why a per-character table: almost every character folds to exactly one character, so the
 folded text has the same length as the original and the offset map is the identity. That
-case runs as one ``str.translate`` call (C speed). Only texts holding one of the few
+case runs as one ``str.translate`` call (C speed). Texts holding one of the few
 characters that fold to zero or several characters (combining marks, soft hyphens,
-``ß``, ligatures, Armenian ``և``) take the slow path that builds an explicit map.
+zero-width spaces, ``ß``, ligatures, Armenian ``և``) also build an explicit map; the
+stretches between those characters are still translated in one call each.
 """
 
 from __future__ import annotations
@@ -164,12 +165,22 @@ def normalise(text: str) -> Normalised:
     table, _, pattern = _tables()
     if pattern.search(text) is None:
         return Normalised(text, text.translate(table))
+    # The stretches between irregular characters fold one for one (``str.translate``);
+    # only the irregular characters themselves are folded one by one.
     pieces: list[str] = []
     starts: list[int] = []
-    for index, ch in enumerate(text):
-        folded = _fold_char(ch, table)
+    done = 0
+    for found in pattern.finditer(text):
+        index = found.start()
+        if index > done:
+            pieces.append(text[done:index].translate(table))
+            starts.extend(range(done, index))
+        folded = _fold_one(text[index])
         pieces.append(folded)
         starts.extend([index] * len(folded))
+        done = index + 1
+    pieces.append(text[done:].translate(table))
+    starts.extend(range(done, len(text)))
     return Normalised(text, "".join(pieces), tuple(starts))
 
 
