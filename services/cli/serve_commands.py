@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Annotated
 
@@ -25,6 +26,14 @@ def serve(
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Exit once there is nothing left to do.")
     ] = False,
+    supervised: Annotated[
+        bool,
+        typer.Option(
+            "--supervised",
+            hidden=True,
+            help="Stop when standard input closes (tocsin run --processes: the supervisor ended).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     log_url: LogOption = None,
 ) -> None:
@@ -36,6 +45,8 @@ def serve(
     cfg = settings(config, log_url)
     stop = threading.Event()
     install_signal_handlers(stop)
+    if supervised:
+        _stop_when_stdin_closes(name, stop)
     with event_log(cfg, wait=stop) as elog:
         service = service_factory(name)(ServiceContext(settings=cfg, log=elog, stop=stop))
         typer.echo(f"tocsin: {name} running on {redact(cfg.log)} (Ctrl-C to stop)", err=True)
@@ -45,3 +56,22 @@ def serve(
             announce_dashboard([service], stop)
             service.run()
     typer.echo(f"tocsin: {name} stopped", err=True)
+
+
+def _stop_when_stdin_closes(name: str, stop: threading.Event) -> None:
+    """The supervisor holds the other end of standard input and never writes to it: end of
+    file means it is gone, and this service stops as on SIGTERM (``services.cli.supervisor``)."""
+
+    def watch() -> None:
+        # the raw descriptor, not sys.stdin: a daemon thread blocked inside a buffered
+        # reader's lock aborts the interpreter's shutdown
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        if not stop.is_set():
+            log.warning("%s: the supervising tocsin run is gone; stopping", name)
+            stop.set()
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()

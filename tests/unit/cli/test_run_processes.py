@@ -1,0 +1,170 @@
+"""``tocsin run --processes``: each service in a process of its own, under one command that
+behaves like ``tocsin run`` (the pipeline works, Ctrl-C stops everything) and never leaves
+a service behind: not when one dies, not when the supervisor itself is killed."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from services.cli.run_commands import pipeline
+from services.eventlog import open_log
+
+TOCSIN = str(Path(sys.executable).parent / "tocsin")
+SAMPLE = Path(__file__).resolve().parents[3] / "services/poller/data/sample/tocsin-sample-feed.xml"
+PROCESSES_LINE = re.compile(r"tocsin: \d+ processes \((.*)\) on ")
+
+
+class Run:
+    """A ``tocsin run --processes`` started in the background, its console read line by line."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.db = tmp_path / "tocsin.db"
+        config = tmp_path / "tocsin.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "log": f"sqlite:///{self.db}",
+                    "sources": [{"id": "sample", "kind": "feed", "url": str(SAMPLE)}],
+                    "api": {"port": 0, "read_model": str(tmp_path / "read.db")},
+                }
+            ),
+            encoding="utf-8",
+        )
+        self.proc = subprocess.Popen(
+            [TOCSIN, "run", "--processes", "--status-every", "0", "--config", str(config)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.children: dict[str, int] = {}
+        self.dashboard = ""
+
+    def read_until(self, marker: str, timeout: float = 60) -> str:
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if marker in line:
+                return line
+        raise AssertionError(f"no {marker!r} in:\n{''.join(self.lines)}")
+
+    def wait_started(self) -> None:
+        found = PROCESSES_LINE.search(self.read_until(" processes ("))
+        assert found is not None
+        for part in found.group(1).split(", "):
+            name, pid = part.split()
+            self.children[name] = int(pid)
+        self.dashboard = self.read_until("dashboard on ").split("dashboard on ", 1)[1].strip()
+
+    def finish(self, timeout: float = 60) -> str:
+        _, rest = self.proc.communicate(timeout=timeout)
+        return "".join(self.lines) + rest
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.children.values():
+            if alive(pid):
+                subprocess.run(["kill", "-9", str(pid)], check=False)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Run]:
+    started = Run(tmp_path)
+    try:
+        yield started
+    finally:
+        started.kill()
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_gone(pids: list[int], timeout: float = 45) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.2)
+    return [p for p in pids if alive(p)]
+
+
+def alerts_on_log(db: Path) -> int:
+    log = open_log(f"sqlite:///{db}")
+    try:
+        ends = log.end_offsets(["alerts.raised"])
+        return sum(ends.values())
+    finally:
+        log.close()
+
+
+def test_each_service_in_its_own_process_and_ctrl_c_stops_them_all(run: Run) -> None:
+    run.wait_started()
+    assert sorted(run.children) == sorted(pipeline())
+    for name, pid in run.children.items():
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert [b"serve", name.encode()] == cmdline[cmdline.index(b"serve") :][:2]
+    assert len(set(run.children.values())) == len(run.children)
+    assert httpx.get(run.dashboard + "healthz", timeout=10).status_code == 200
+    deadline = time.monotonic() + 60
+    while alerts_on_log(run.db) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert alerts_on_log(run.db) >= 4  # the sample's four alerts: the pipeline flowed
+    run.proc.send_signal(signal.SIGINT)
+    output = run.finish()
+    assert run.proc.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
+    assert "Fatal Python error" not in output
+    for name in run.children:
+        assert f"tocsin: {name} stopped" in output
+    assert wait_gone(list(run.children.values())) == []
+
+
+def test_a_service_dying_stops_the_others_and_fails_the_run(run: Run) -> None:
+    run.wait_started()
+    subprocess.run(["kill", "-9", str(run.children["notifier"])], check=True)
+    output = run.finish()
+    assert run.proc.returncode == 1
+    assert "service notifier exited with status -9; the others were stopped" in output
+    assert wait_gone(list(run.children.values())) == []
+
+
+def test_the_services_stop_when_the_supervisor_is_killed(run: Run) -> None:
+    run.wait_started()
+    run.proc.kill()  # SIGKILL: no chance to stop its children itself
+    run.proc.wait()
+    assert wait_gone(list(run.children.values())) == []
+
+
+def test_until_idle_is_refused_with_processes(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [TOCSIN, "run", "--processes", "--until-idle", "--log", f"sqlite:///{tmp_path}/x.db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    message = " ".join(re.sub("[\u2500-\u257f]", " ", done.stderr).split())  # no box
+    assert "--until-idle runs the services in this process, pass after pass" in message
+    assert not (tmp_path / "x.db").exists()
