@@ -15,9 +15,11 @@ least time between two request starts to its host, which the poller then enforce
 host instead of 1 s (the smallest value any source of the host declares). Setting it is a
 statement that the host's owner allows that rate (your own feed, a partner's endpoint, a
 local bridge); ``every`` below 1 s must not be shorter than it, and neither goes below
-``MIN_FAST_EVERY_S``. Each poll still records a ``source.polled`` event, so a source polled
-4 times a second adds 4 events a second to the log: use it for the few sources whose
-alerts must be fast, with conditional GET (ETag / Last-Modified) on the server side.
+``MIN_FAST_EVERY_S``. Use it for the few sources whose alerts must be fast, with
+conditional GET (ETag / Last-Modified) on the server side. A poll that changes nothing is
+recorded as ``source.polled`` at most once per ``record_quiet_every`` (default a minute),
+so a source polled 4 times a second does not add 4 events a second to the log and to the
+read model for ever; every poll that finds something, fails or changes state still is.
 """
 
 from __future__ import annotations
@@ -112,6 +114,15 @@ class SourceConfig(BaseModel):
             "poller's politeness delay, 1 s); lower only where the host's owner allows it"
         ),
     )
+    record_quiet_every: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "a poll that changes nothing (not modified or nothing new, same status, HTTP code "
+            "and validators as the last recorded poll) is recorded as source.polled at most "
+            "this often; 0 records every poll"
+        ),
+    )
     enabled: bool = True
     follow: FollowLinks | None = Field(
         default=None, description="page kind only: treat the page as a listing of article links"
@@ -131,7 +142,7 @@ class SourceConfig(BaseModel):
     def _url_allowed(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("every", "jitter", "host_delay", mode="before")
+    @field_validator("every", "jitter", "host_delay", "record_quiet_every", mode="before")
     @classmethod
     def _duration(cls, value: object) -> float | None:
         return None if value is None else parse_duration(value)

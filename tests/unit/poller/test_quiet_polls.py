@@ -1,0 +1,145 @@
+"""Polls that change nothing are recorded at most once per ``record_quiet_every``; every poll
+that finds something, fails or changes state is recorded (``Poller._quiet``). Real HTTP
+server on 127.0.0.1, real SQLite log, a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import pytest
+from feed_server import FAST, FeedServer, Route, rss
+
+from schemas import PollStatus, SourcePolled
+from services.eventlog import EventLog
+from services.eventlog.codec import decode
+from services.poller.config import SourceConfig, load_sources
+from services.poller.fetch import Fetcher
+from services.poller.poller import Poller, Topics
+from services.runtime.clock import FakeClock
+
+ITEMS = [(f"https://news.example/q{i}", f"Story {i}") for i in range(3)]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def poller(sqlite_log: EventLog, clock: FakeClock) -> Iterator[Poller]:
+    made = Poller(
+        sqlite_log,
+        Topics("articles.published", "sources.polled"),
+        Fetcher(FAST),  # no politeness delay: the clock is the test's
+        clock=clock,
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def poll(poller: Poller) -> Iterator[Callable[[SourceConfig], object]]:
+    """Polls once, on one event loop for the whole test (the fetcher's client lives on it)."""
+    loop = asyncio.new_event_loop()
+    yield lambda src: loop.run_until_complete(poller.poll(src))
+    loop.run_until_complete(poller.fetcher.aclose())
+    loop.close()
+
+
+def recorded(log: EventLog) -> list[SourcePolled]:
+    with log.consumer(["sources.polled"], group=None) as consumer:
+        out = []
+        while batch := consumer.poll(5000, 0.05):
+            out.extend(decode(r).data for r in batch)
+        return out  # type: ignore[return-value]
+
+
+def source(url: str, **extra: object) -> SourceConfig:
+    (made,) = load_sources([{"id": "fast", "url": url, "every": 0.5, "host_delay": 0.5, **extra}])
+    return made
+
+
+def poll_every_half_second(
+    poll: Callable[[SourceConfig], object], clock: FakeClock, src: SourceConfig, n: int
+) -> None:
+    for _ in range(n):
+        clock.advance(0.5)
+        poll(src)
+
+
+def test_not_modified_polls_are_recorded_once_a_minute(
+    server: FeedServer,
+    sqlite_log: EventLog,
+    poll: Callable[[SourceConfig], object],
+    clock: FakeClock,
+) -> None:
+    route = Route(rss(ITEMS))
+    src = source(server.add("/feed.xml", route))
+    poll(src)  # 200: three new articles
+    poll_every_half_second(poll, clock, src, 4)  # 304: the first is a change of status
+    assert [p.status for p in recorded(sqlite_log)] == [PollStatus.OK, PollStatus.NOT_MODIFIED]
+    assert server.count("/feed.xml") == 5  # every poll went to the server
+
+    poll_every_half_second(poll, clock, src, 120)  # a minute of nothing new
+    statuses = [p.status for p in recorded(sqlite_log)]
+    assert statuses == [PollStatus.OK] + [PollStatus.NOT_MODIFIED] * 2
+    last = recorded(sqlite_log)[-1]
+    assert (last.etag, last.http_status) == (route.etag, 304)  # still the source's health
+
+    route.body = rss([*ITEMS, ("https://news.example/q3", "Story 3")])  # something new
+    poll_every_half_second(poll, clock, src, 1)
+    newest = recorded(sqlite_log)[-1]
+    assert (newest.status, newest.new_articles) == (PollStatus.OK, 1)
+
+    route.statuses = [404]  # a failure is recorded at once, and so is the recovery
+    poll_every_half_second(poll, clock, src, 2)
+    assert [p.status for p in recorded(sqlite_log)[-2:]] == [
+        PollStatus.ERROR,
+        PollStatus.NOT_MODIFIED,
+    ]
+
+
+def test_a_server_without_validators_nothing_new_is_quiet_too(
+    server: FeedServer,
+    sqlite_log: EventLog,
+    poll: Callable[[SourceConfig], object],
+    clock: FakeClock,
+) -> None:
+    src = source(server.add("/plain.xml", Route(rss(ITEMS), conditional=False)))
+    poll(src)
+    poll_every_half_second(poll, clock, src, 10)  # 200 each time, every item known
+    polled = recorded(sqlite_log)
+    assert [(p.status, p.new_articles) for p in polled] == [(PollStatus.OK, 3)]
+    assert server.count("/plain.xml") == 11
+
+
+def test_record_quiet_every_zero_records_every_poll(
+    server: FeedServer,
+    sqlite_log: EventLog,
+    poll: Callable[[SourceConfig], object],
+    clock: FakeClock,
+) -> None:
+    src = source(server.add("/all.xml", Route(rss(ITEMS))), record_quiet_every=0)
+    poll(src)
+    poll_every_half_second(poll, clock, src, 6)
+    assert len(recorded(sqlite_log)) == 7
+
+
+def test_a_slow_source_is_recorded_at_every_poll_despite_jitter(
+    server: FeedServer,
+    sqlite_log: EventLog,
+    poll: Callable[[SourceConfig], object],
+    clock: FakeClock,
+) -> None:
+    """Polled every minute, a poll comes a little before the minute is up: half an interval
+    of slack keeps it recorded."""
+    (src,) = load_sources(
+        [{"id": "slow", "url": server.add("/slow.xml", Route(rss(ITEMS))), "every": 60}]
+    )
+    assert src.record_quiet_every == 60  # the default
+    poll(src)
+    for _ in range(3):
+        clock.advance(src.interval_s - 5)  # the jitter brought it forward
+        poll(src)
+    assert len(recorded(sqlite_log)) == 4
