@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/pipeline.py [--feeds 100] [--items 50] [--rate 100]
         [--paced-seconds 15] [--skip plain|sqlite|kafka|peer] [--peer-python PATH]
-        [--every 1] [--sqlite-mode run|processes|serve]
+        [--every 1] [--sqlite-mode run|processes|serve ...]
 
 What runs, all on this machine:
 
@@ -645,9 +645,9 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def bench_sqlite(
-    directory: Path, items: list[list[str]], ids: list[str], args: argparse.Namespace
+    directory: Path, items: list[list[str]], ids: list[str], args: argparse.Namespace, mode: str
 ) -> BackendResult:
-    work = directory / "sqlite"
+    work = directory / f"sqlite-{mode}"
     work.mkdir()
     with ExitStack() as stack:
         feeds = Feeds(work, items, args.feeds, args.items)
@@ -659,9 +659,9 @@ def bench_sqlite(
         )
         procs: list[subprocess.Popen[bytes]] = []
         stack.callback(stop_all, procs)
-        if args.sqlite_mode in ("run", "processes"):
+        if mode in ("run", "processes"):
             cmd = [TOCSIN, "run", "--config", str(cfg), "--status-every", "0"]
-            if args.sqlite_mode == "processes":
+            if mode == "processes":
                 cmd.append("--processes")
             procs.append(start(cmd, work, "run.log"))
         else:
@@ -676,7 +676,8 @@ def bench_sqlite(
         sampler = RssSampler([p.pid for p in procs])
         stack.callback(sampler.stop)
         try:
-            return run_phases("sqlite", feeds, receiver, ids, args, sampler, procs, cfg)
+            label = f"sqlite {mode}"
+            return run_phases(label, feeds, receiver, ids, args, sampler, procs, cfg)
         except Exception:
             for log_file in sorted(work.glob("*.log")):
                 print(f"--- {log_file.name}\n{tail(log_file)}", file=sys.stderr)
@@ -984,10 +985,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--sqlite-mode",
+        nargs="+",
         choices=["run", "processes", "serve"],
-        default="run",
-        help="sqlite: 'tocsin run' (one process), 'tocsin run --processes' (a process per "
-        "service) or 'tocsin serve NAME' per service started by the bench",
+        default=["run", "processes"],
+        help="sqlite, one run per mode given: 'tocsin run' (one process), 'tocsin run "
+        "--processes' (a process per service), 'tocsin serve NAME' per service started by "
+        "the bench (default: run processes)",
     )
     parser.add_argument(
         "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer"]
@@ -1015,7 +1018,8 @@ def main() -> None:
         f"{int(args.rate * args.paced_seconds)} at {args.rate:g}/s, burst "
         f"{args.feeds * args.items}); sources polled every {args.every:g} s"
         f"{' (host_delay ' + format(args.every, 'g') + ' s)' if args.every < 1 else ''}; "
-        f"sqlite as '{args.sqlite_mode}'; rules: default pack + catch-all",
+        f"sqlite as {' and '.join(repr(m) for m in args.sqlite_mode)}; "
+        "rules: default pack + catch-all",
         flush=True,
     )
     results: dict[str, BackendResult] = {}
@@ -1034,8 +1038,9 @@ def main() -> None:
                 flush=True,
             )
         if "sqlite" not in args.skip:
-            results["sqlite"] = bench_sqlite(directory, items, ids, args)
-            describe(results["sqlite"], plain, args.rate)
+            for mode in dict.fromkeys(args.sqlite_mode):
+                result = results[f"sqlite {mode}"] = bench_sqlite(directory, items, ids, args, mode)
+                describe(result, plain, args.rate)
         if "kafka" not in args.skip or "peer" not in args.skip:
             with kafka_broker() as bootstrap:
                 if "kafka" not in args.skip:
@@ -1059,14 +1064,16 @@ def main() -> None:
                             f"Tansu): {peer:,.0f} articles/s ({alerts} alerts; peak RSS {rss:,.0f} MB)"
                         )
     print("targets:")
-    sq, kf = results.get("sqlite"), results.get("kafka")
-    if sq and plain:
-        ratio = sq.burst.rate / plain
-        print(f"  sqlite pipeline / plain loop = {ratio:.3f} (>= 0.5): {verdict(ratio >= 0.5)}")
+    sqlite = [r for name, r in results.items() if name.startswith("sqlite")]
+    kf = results.get("kafka")
+    for sq in sqlite:
+        if plain:
+            ratio = sq.burst.rate / plain
+            print(f"  {sq.name} / plain loop = {ratio:.3f} (>= 0.5): {verdict(ratio >= 0.5)}")
     if kf and peer:
         ratio = kf.burst.rate / peer
         print(f"  kafka pipeline / Faust peer = {ratio:.3f} (>= 1.0): {verdict(ratio >= 1.0)}")
-    for res in (sq, kf):
+    for res in [*sqlite, kf]:
         if res:
             p99 = percentile(res.paced.latencies_ms, 0.99)
             print(f"  {res.name} p99 latency = {p99:,.0f} ms (<= 1000): {verdict(p99 <= 1000)}")
