@@ -9,7 +9,7 @@ A subscription is validated from a raw mapping (``Settings.subscriptions``, or t
 ``definition`` of a ``subscription.created/updated`` event) into frozen models. Errors name
 the subscription (its index in the config and its id) and the field, and list every
 problem at once. Secrets are ``SecretStr``: they never appear in a repr, a log line or an
-error message. ``${ENV}`` references are expanded by the settings loader for the config file,
+error message. ``${ENV}`` references are expanded by ``Settings.section`` for the config file,
 and by ``expand_secrets`` here for definitions read from the log.
 
 Shape (YAML)::
@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from schemas import Severity
+from services.runtime.settings import substitute_env
 
 __all__ = [
     "PULL_KINDS",
@@ -72,7 +73,6 @@ __all__ = [
 ]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class SubscriptionError(ValueError):
@@ -317,20 +317,14 @@ def expand_secrets(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     """``${NAME}`` / ``${NAME:-default}`` in every string of a definition read from the log,
     from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
-    if isinstance(value, str):
 
-        def sub(match: re.Match[str]) -> str:
-            found = env.get(match.group(1), match.group(2))
-            if found is None:
-                raise SubscriptionError(f"environment variable {match.group(1)} is not set")
-            return found
+    def lookup(name: str, default: str | None) -> str:
+        found = env.get(name, default)
+        if found is None:
+            raise SubscriptionError(f"environment variable {name} is not set")
+        return found
 
-        return _ENV.sub(sub, value)
-    if isinstance(value, Mapping):
-        return {k: expand_secrets(v, env) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [expand_secrets(v, env) for v in value]
-    return value
+    return substitute_env(value, lookup)
 
 
 def _describe(exc: ValidationError, where: str) -> list[str]:

@@ -105,7 +105,7 @@ def create_app(
         log=event_log,
         reader=reader,
         clock=clock,
-        pull_subscriptions=configured(settings.subscriptions),
+        pull_subscriptions=configured(settings.section("subscriptions")),
     )
     app.state.feed = feed
     jobs = BacktestRunner(

@@ -27,7 +27,7 @@ def _load(config: Path | None, log: str | None) -> tuple[Settings, list[SourceCo
 
     cfg = settings(config, log)
     try:
-        return cfg, sources_from_settings(cfg.sources, config_path(config))
+        return cfg, sources_from_settings(cfg.section("sources"), config_path(config))
     except SourceConfigError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -45,7 +45,7 @@ def poll(
 
     cfg = settings(config, log)
     try:
-        sources = sources_from_settings(cfg.sources, config_path(config))
+        sources = sources_from_settings(cfg.section("sources"), config_path(config))
     except SourceConfigError as exc:
         raise ConfigError(str(exc)) from exc
     known = {s.id: s for s in sources}
@@ -134,7 +134,7 @@ def import_opml(
     from services.poller.opml import read_opml
 
     cfg = settings(config, None)
-    existing = [str(s.get("id")) for s in cfg.sources if isinstance(s, dict)]
+    existing = [str(s.get("id")) for s in cfg.section("sources") if isinstance(s, dict)]
     try:
         result = read_opml(file, existing)
     except SourceConfigError as exc:

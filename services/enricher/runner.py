@@ -54,7 +54,7 @@ def handler(enricher: Enricher, enriched_topic: str) -> Handler:
 def enricher_settings(cfg: Settings) -> EnricherSettings:
     """The ``enricher:`` section of the settings, validated here (its owner)."""
     try:
-        return EnricherSettings.model_validate(cfg.enricher)
+        return EnricherSettings.model_validate(cfg.section("enricher"))
     except ValidationError as exc:
         problems = "; ".join(
             f"enricher.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

@@ -365,7 +365,7 @@ class NotifierService:
 def build(context: ServiceContext, options: NotifierOptions | None = None) -> NotifierService:
     """The notifier, with the config's subscriptions (a ``ConfigError`` if any is invalid)."""
     try:
-        subscriptions = load_subscriptions(context.settings.subscriptions)
+        subscriptions = load_subscriptions(context.settings.section("subscriptions"))
     except SubscriptionError as exc:
         raise ConfigError(str(exc)) from None
     return NotifierService(context, subscriptions, options)

@@ -241,5 +241,7 @@ def _polled_lately(poller: Poller, source: SourceConfig) -> bool:
 
 def build(context: ServiceContext, *, origin: Path | None = None) -> PollerService:
     """The registry's entry point: sources from the settings (or the bundled defaults)."""
-    sources = sources_from_settings(context.settings.sources, origin or config_path(None))
+    sources = sources_from_settings(
+        context.settings.section("sources"), origin or config_path(None)
+    )
     return PollerService(context, sources)

@@ -242,7 +242,7 @@ class RulesService:
 
 def build(context: ServiceContext) -> RulesService:
     settings = context.settings
-    specs = list(settings.rules) or ["default"]
+    specs = list(settings.section("rules")) or ["default"]
     base = Path.cwd()
     ruleset = _configured(context, specs, base)
     core = RulesCore(

@@ -2,26 +2,51 @@
 
 The YAML file is ``--config FILE``, else ``$TOCSIN_CONFIG``, else ``./tocsin.yaml`` when it
 exists; with no file at all Tocsin runs on the embedded defaults. ``${NAME}`` and
-``${NAME:-default}`` in the file are replaced from the environment, so secrets stay out
-of it. Nested settings use ``__`` in variable names: ``TOCSIN_KAFKA__IDEMPOTENT=false``.
-Settings are read once, at the edge (the CLI), and passed down as arguments.
+``${NAME:-default}`` in the file's values are replaced from the environment, so secrets
+stay out of it. Nested settings use ``__`` in variable names:
+``TOCSIN_KAFKA__IDEMPOTENT=false``. Settings are read once, at the edge (the CLI), and
+passed down as arguments.
+
+Why two moments of expansion: the sections that every service reads (``log``, ``kafka``,
+``runtime``, ``api``) are expanded when the file is loaded, and a variable they name must
+be set. The sections that their own services validate (``DEFERRED_SECTIONS``: sources,
+rules, subscriptions, enricher) are expanded when a service reads them
+(``Settings.section``): the poller does not need the webhook secret that a subscription
+names, so a deployment gives each service the secrets of its own sections only.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_LOG = "sqlite:///./data/tocsin.db"
 DEFAULT_CONFIG = Path("tocsin.yaml")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Validated by the services that own them, and expanded when they read them.
+DEFERRED_SECTIONS = frozenset({"sources", "rules", "subscriptions", "enricher"})
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where the settings' values came from, for the errors of a later expansion."""
+
+    name: str = "TOCSIN_* variables"
+    #: line of the first ``${NAME`` of each variable in the file
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def where(self, variable: str) -> str:
+        line = self.lines.get(variable)
+        return f"{self.name}:{line}" if line else self.name
 
 
 class ConfigError(Exception):
@@ -128,6 +153,15 @@ class Settings(BaseSettings):
         description="extra gazetteer/taxonomy files (validated by the enricher)",
     )
 
+    _origin: _Origin = PrivateAttr(default_factory=_Origin)
+
+    def section(self, name: str) -> Any:
+        """A section of ``DEFERRED_SECTIONS`` with its ``${VAR}`` references expanded; a
+        variable that is not set is a ``ConfigError`` naming the file, line and section."""
+        if name not in DEFERRED_SECTIONS:
+            raise ValueError(f"{name} is expanded at load: read it as an attribute")
+        return expand_values(getattr(self, name), self._origin, name)
+
     def log_options(self) -> dict[str, object]:
         """The options the event log backend takes from these settings."""
         if not self.log.startswith("kafka://"):
@@ -138,34 +172,66 @@ class Settings(BaseSettings):
         return options
 
 
-def expand_env(text: str, origin: str) -> str:
-    def sub(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        value = os.environ.get(name, default)
-        if value is None:
-            line = text.count("\n", 0, match.start()) + 1
-            raise ConfigError(f"{origin}:{line}: environment variable {name} is not set")
-        return value
+def substitute_env(value: Any, lookup: Callable[[str, str | None], str]) -> Any:
+    """``value`` with every ``${NAME}`` / ``${NAME:-default}`` in its strings (nested lists
+    and mappings included) replaced by ``lookup(NAME, default)``, which raises when it has
+    no value. Config files and subscription definitions read from the log share it."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        return _VAR.sub(lambda m: lookup(m.group(1), m.group(2)), value)
+    if isinstance(value, Mapping):
+        return {k: substitute_env(v, lookup) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [substitute_env(v, lookup) for v in value]
+    return value
 
-    return _VAR.sub(sub, text)
+
+def expand_values(value: Any, origin: _Origin, section: str) -> Any:
+    """``value`` expanded from the process environment; a variable without a value is a
+    ``ConfigError`` naming where it was written and the section that needs it."""
+
+    def lookup(name: str, default: str | None) -> str:
+        found = os.environ.get(name, default)
+        if found is None:
+            raise ConfigError(
+                f"{origin.where(name)}: environment variable {name} is not set "
+                f"(needed by {section})"
+            )
+        return found
+
+    return substitute_env(value, lookup)
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def _first_lines(text: str) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for match in _VAR.finditer(text):
+        lines.setdefault(match.group(1), text.count("\n", 0, match.start()) + 1)
+    return lines
+
+
+def read_config_file(path: Path) -> tuple[dict[str, Any], _Origin]:
+    """The file's values (the sections every service reads expanded), and where they came
+    from (for the deferred sections' expansion)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(expand_env(text, str(path)))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    origin = _Origin(str(path), _first_lines(text))
     if data is None:
-        return {}
+        return {}, origin
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of settings")
-    return data
+    return {
+        key: value if key in DEFERRED_SECTIONS else expand_values(value, origin, str(key))
+        for key, value in data.items()
+    }, origin
 
 
 def config_path(explicit: Path | None) -> Path | None:
@@ -194,7 +260,7 @@ class _MappingSource(PydanticBaseSettingsSource):
 def load_settings(config: Path | None = None, **flags: Any) -> Settings:
     """Settings from flags (None = not given), then ``TOCSIN_*`` variables, then the config file."""
     path = config_path(config)
-    file_values = read_config_file(path) if path is not None else {}
+    file_values, origin = read_config_file(path) if path is not None else ({}, _Origin())
 
     class _Loaded(Settings):
         @classmethod
@@ -209,10 +275,12 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
             return init_settings, env_settings, _MappingSource(settings_cls, file_values)
 
     try:
-        return _Loaded(**{k: v for k, v in flags.items() if v is not None})
+        loaded = _Loaded(**{k: v for k, v in flags.items() if v is not None})
+        loaded._origin = origin
+        return loaded
     except ValidationError as exc:
-        origin = f"{path} (or TOCSIN_* variables)" if path else "TOCSIN_* variables"
-        raise ConfigError(_describe(exc, origin)) from exc
+        where = f"{path} (or TOCSIN_* variables)" if path else "TOCSIN_* variables"
+        raise ConfigError(_describe(exc, where)) from exc
 
 
 def _describe(exc: ValidationError, origin: str) -> str:

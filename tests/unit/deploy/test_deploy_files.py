@@ -457,9 +457,10 @@ def test_the_mounted_config_is_valid_for_the_services_that_own_it(
 
     monkeypatch.setenv("WEBHOOK_SECRET", "placeholder")
     settings = load_settings(CONFIG)
-    assert len(load_sources(settings.sources, origin=CONFIG)) >= 1
-    assert load_rules(settings.rules).rules
-    assert [s.kind for s in load_subscriptions(settings.subscriptions)] == ["webhook"]
+    assert len(load_sources(settings.section("sources"), origin=CONFIG)) >= 1
+    assert load_rules(settings.section("rules")).rules
+    (subscription,) = load_subscriptions(settings.section("subscriptions"))
+    assert subscription.kind == "webhook"
     configmap = next(o for o in _k8s_objects() if o["metadata"]["name"] == "tocsin-config")
     assert configmap["data"]["tocsin.yaml"] == CONFIG.read_text(encoding="utf-8")
 

@@ -85,3 +85,43 @@ def test_broken_yaml_and_wrong_shapes(tmp_path: Path) -> None:
         load_settings(listing)
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(tmp_path / "missing.yaml")
+
+
+def test_sections_of_one_service_expand_when_that_service_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variable named in a subscription is needed by the services that read subscriptions,
+    not by the poller: the file loads without it, and reading the section names it."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "log: sqlite:///${DATA:-/var/tocsin}/tocsin.db\n"
+        "sources:\n"
+        "  - {id: a, url: 'https://${FEED_HOST:-news.example}/feed'}\n"
+        "subscriptions:\n"
+        "  - id: desk\n"
+        "    channel: {kind: webhook, url: 'https://hooks.example/x', secret: '${HOOK_SECRET}'}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("HOOK_SECRET", raising=False)
+    settings = load_settings(config)
+    assert settings.log == "sqlite:////var/tocsin/tocsin.db"  # read by all: expanded at load
+    assert settings.section("sources")[0]["url"] == "https://news.example/feed"
+    with pytest.raises(
+        ConfigError,
+        match=r"c\.yaml:6: environment variable HOOK_SECRET is not set \(needed by subscriptions\)",
+    ):
+        settings.section("subscriptions")
+    monkeypatch.setenv("HOOK_SECRET", "s3cret-for-the-desk")
+    assert settings.section("subscriptions")[0]["channel"]["secret"] == "s3cret-for-the-desk"
+    assert "s3cret" not in repr(settings)
+    with pytest.raises(ValueError, match="expanded at load"):
+        settings.section("kafka")
+
+
+def test_a_variable_holds_a_value_not_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expansion happens in the parsed values: a variable's text cannot change the file's
+    structure (a colon or a bracket in it stays text)."""
+    config = tmp_path / "c.yaml"
+    config.write_text("kafka:\n  client_id: ${CLIENT}\n", encoding="utf-8")
+    monkeypatch.setenv("CLIENT", "desk: [eu]")
+    assert load_settings(config).kafka.client_id == "desk: [eu]"
