@@ -576,11 +576,31 @@ def test_no_secret_value_is_committed() -> None:
     problems = [p for where, doc in _deploy_data() for p in secret_problems(doc, where)]
     assert problems == []
     secrets = [o for o in _k8s_objects() if o["kind"] == "Secret"]
-    assert len(secrets) == 2
+    assert len(secrets) == 3
     for secret in secrets:
         assert "data" not in secret  # base64 would hide a real value from review
         for value in secret["stringData"].values():
             assert "CHANGE-ME" in value
+
+
+def test_subscription_secrets_go_only_to_the_services_that_read_subscriptions() -> None:
+    """The config's ${WEBHOOK_SECRET} is expanded by the notifier and the API alone
+    (``Settings.section``): no other service is given it."""
+    readers = {"notifier", "api"}
+    compose = _compose(DEPLOY / "compose.kafka.yaml")["services"]
+    given = {
+        name
+        for name, service in compose.items()
+        if "WEBHOOK_SECRET" in (service.get("environment") or {})
+    }
+    assert given == readers
+    with_secret = set()
+    for deployment in _deployments():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        refs = {e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e}
+        if "tocsin-subscription-secrets" in refs:
+            with_secret.add(container["args"][-1])
+    assert with_secret == readers
 
 
 @pytest.mark.parametrize(
