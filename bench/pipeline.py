@@ -381,6 +381,29 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def service_roots(procs: list[subprocess.Popen[bytes]]) -> dict[str, int]:
+    """The process of each service, by name: ``tocsin serve NAME`` started here, the children
+    of ``tocsin run --processes`` (``... serve NAME --supervised``), or ``tocsin run`` itself
+    (every service in it)."""
+    roots: dict[str, int] = {}
+    kids = _children()
+    for proc in procs:
+        args = [str(a) for a in proc.args]  # type: ignore[union-attr]
+        if "serve" in args:
+            roots[args[args.index("serve") + 1]] = proc.pid
+        elif "--processes" not in args:
+            roots["tocsin run"] = proc.pid
+        else:
+            for pid in kids.get(proc.pid, []):
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+                except OSError:
+                    continue
+                if "serve" in cmd:
+                    roots[cmd[cmd.index("serve") + 1]] = pid
+    return roots
+
+
 def tree_cpu_s(root: int) -> float:
     """CPU seconds (user + system) used so far by a process and its live descendants."""
     kids, todo, total = _children(), [root], 0.0
@@ -568,12 +591,12 @@ def run_phases(
     paced_count = int(args.rate * args.paced_seconds)
     paced = drive(feeds, receiver, ids, paced_count, args.rate, quiet_s=5, timeout_s=120)
     check()
-    names = [str(p.args[2]) if p.args[1] == "serve" else "tocsin run" for p in alive]  # type: ignore[index]
-    before = [tree_cpu_s(p.pid) for p in alive]
+    roots = service_roots(alive)
+    before = {name: tree_cpu_s(pid) for name, pid in roots.items()}
     burst = drive(
         feeds, receiver, ids, args.feeds * args.items, 0, quiet_s=8, timeout_s=args.burst_timeout
     )
-    cpu = {n: tree_cpu_s(p.pid) - b for n, p, b in zip(names, alive, before, strict=True)}
+    cpu = {name: tree_cpu_s(pid) - before[name] for name, pid in roots.items()}
     check()
     stage_breakdown(config, paced)
     return BackendResult(name, warm, paced, burst, sampler.peak_kb / 1024, sampler.peak_procs, cpu)
