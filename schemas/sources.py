@@ -37,3 +37,11 @@ class SourcePolled(Payload):
     last_modified: str | None = None
     error_class: str | None = None
     error_message: str | None = None
+    polls: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "the polls this record stands for: itself and those since the source's previous "
+            "record that changed nothing (recorded at most once per record_quiet_every)"
+        ),
+    )

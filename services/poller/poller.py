@@ -100,6 +100,9 @@ class Poller:
         self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller-log")
         #: concurrent polls share appends (``appender``: group commit)
         self.appender = GroupAppender(event_log, self._writer)
+        #: per source, the quiet polls since its last record (``_quiet``): the next record
+        #: counts them
+        self._unrecorded: dict[str, int] = {}
         self.parsers = parsers or ParsePool(0)
 
     def close(self) -> None:
@@ -290,7 +293,11 @@ class Poller:
         )
         if not messages and not warnings and self._quiet(source, polled):
             report.recorded = False  # nothing to say that the last recorded poll did not
+            self._unrecorded[source.id] = self._unrecorded.get(source.id, 0) + 1
             return report
+        unrecorded = self._unrecorded.get(source.id, 0)
+        if unrecorded:  # the record stands for the quiet polls before it too (error rates)
+            polled = polled.model_copy(update={"polls": 1 + unrecorded})
         batch = [*messages, polled_message(polled, self.topics.polled)]
         try:
             await self.appender.append(batch)
@@ -301,6 +308,7 @@ class Poller:
             report.error_message = f"event log unavailable, nothing recorded: {exc}"
             return report
         report.appended = True
+        self._unrecorded.pop(source.id, None)
         self.health.apply_polled(polled)
         return report
 

@@ -96,7 +96,7 @@ class HealthBook:
         if health is None:
             health = self.by_source[polled.source_id] = SourceHealth(polled)
         health.last = polled
-        health.polls += 1
+        health.polls += polled.polls  # a record of quiet polls stands for all of them
         if polled.status in (PollStatus.ERROR, PollStatus.DISABLED):
             health.last_error = polled
         else:

@@ -337,8 +337,8 @@ def source_polled(conn: sqlite3.Connection, event: CloudEvent) -> None:
     p: SourcePolled = event.data
     cur = conn.execute(
         "INSERT OR IGNORE INTO source_polls (event_id, source_id, url, polled_ms, status,"
-        " http_status, latency_ms, new_articles, error_class, error_message)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " http_status, latency_ms, new_articles, error_class, error_message, polls)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event.id,
             p.source_id,
@@ -350,6 +350,7 @@ def source_polled(conn: sqlite3.Connection, event: CloudEvent) -> None:
             p.new_articles,
             p.error_class,
             p.error_message,
+            p.polls,
         ),
     )
     if cur.rowcount:

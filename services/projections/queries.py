@@ -420,7 +420,8 @@ def source_health(
     rows = conn.execute(
         """
         SELECT s.*,
-          (SELECT count(*) FROM source_polls p WHERE p.source_id = s.source_id AND p.polled_ms >= ?) AS polls,
+          (SELECT coalesce(sum(p.polls), 0) FROM source_polls p
+             WHERE p.source_id = s.source_id AND p.polled_ms >= ?) AS polls,
           (SELECT count(*) FROM source_polls p WHERE p.source_id = s.source_id AND p.polled_ms >= ?
              AND p.status = 'error') AS errors,
           (SELECT max(published_ms) FROM articles x WHERE x.source_id = s.source_id) AS last_article_ms

@@ -14,6 +14,10 @@ between the two commits).
 from __future__ import annotations
 
 SCHEMA_VERSION = "1"
+#: Columns added to a table after its first release, added in place to an older read model
+#: when it is opened (their default is right for the rows it already holds), so such a
+#: change needs no rebuild: (table, column, definition).
+ADDED_COLUMNS = (("source_polls", "polls", "INTEGER NOT NULL DEFAULT 1"),)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -171,7 +175,8 @@ CREATE TABLE IF NOT EXISTS source_polls (
     latency_ms REAL NOT NULL,
     new_articles INTEGER NOT NULL,
     error_class TEXT,
-    error_message TEXT
+    error_message TEXT,
+    polls INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS source_polls_source ON source_polls (source_id, polled_ms);
 CREATE INDEX IF NOT EXISTS source_polls_time ON source_polls (polled_ms);

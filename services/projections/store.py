@@ -19,7 +19,7 @@ from typing import Self
 from schemas import CloudEvent
 from services.eventlog import TopicPartition
 from services.projections.fold import FOLDS
-from services.projections.schema import DDL, SCHEMA_VERSION, VIEW_TABLES
+from services.projections.schema import ADDED_COLUMNS, DDL, SCHEMA_VERSION, VIEW_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class ReadModel:
             self.conn = connect(self.path)
             self.conn.executescript(DDL)
             self._check_version()
+            self._add_columns()
         except sqlite3.DatabaseError as exc:
             raise ReadModelError(f"read model {self.path}: {exc}") from exc
         self._in_tx = False
@@ -62,6 +63,12 @@ class ReadModel:
             TopicPartition(t, p): o
             for t, p, o in self.conn.execute("SELECT topic, partition, next_offset FROM tracking")
         }
+
+    def _add_columns(self) -> None:
+        for table, column, definition in ADDED_COLUMNS:
+            present = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _check_version(self) -> None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

@@ -71,6 +71,7 @@ def poll_every_half_second(
 def test_not_modified_polls_are_recorded_once_a_minute(
     server: FeedServer,
     sqlite_log: EventLog,
+    poller: Poller,
     poll: Callable[[SourceConfig], object],
     clock: FakeClock,
 ) -> None:
@@ -84,6 +85,10 @@ def test_not_modified_polls_are_recorded_once_a_minute(
     poll_every_half_second(poll, clock, src, 120)  # a minute of nothing new
     statuses = [p.status for p in recorded(sqlite_log)]
     assert statuses == [PollStatus.OK] + [PollStatus.NOT_MODIFIED] * 2
+    # every poll is counted once: by a record, or by the next one (dashboard error rates)
+    counted = sum(p.polls for p in recorded(sqlite_log))
+    assert counted + poller._unrecorded.get("fast", 0) == 125
+    assert recorded(sqlite_log)[-1].polls > 100
     last = recorded(sqlite_log)[-1]
     assert (last.etag, last.http_status) == (route.etag, 304)  # still the source's health
 

@@ -208,3 +208,37 @@ def test_a_read_model_of_another_version_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ReadModelError, match="projections rebuild"):
         ReadModel(tmp_path / "r.db")
+
+
+def test_error_rate_counts_the_polls_a_record_stands_for(tmp_path: Path) -> None:
+    """A record of quiet polls stands for all of them (``SourcePolled.polls``): one failure
+    among a hundred polls is a 1% error rate, not one in two records."""
+    quiet = ev.polled("src-q", ev.T0, new=0)
+    quiet = quiet.model_copy(update={"data": quiet.data.model_copy(update={"polls": 99})})
+    fold_all(tmp_path / "r.db", [quiet, ev.polled("src-q", ev.T0 + timedelta(seconds=1), ok=False)])
+    conn = sqlite3.connect(tmp_path / "r.db")
+    conn.row_factory = sqlite3.Row
+    now = queries.to_ms(ev.T0 + timedelta(minutes=1))
+    assert now is not None
+    (health,) = queries.source_health(conn, now_ms=now)
+    assert (health["polls_in_window"], health["errors_in_window"]) == (100, 1)
+    assert health["error_rate"] == 0.01
+
+
+def test_an_older_read_model_gains_the_added_columns_in_place(tmp_path: Path) -> None:
+    """``ADDED_COLUMNS``: a read model made before ``source_polls.polls`` existed opens
+    without a rebuild, its rows counting one poll each."""
+    path = tmp_path / "old.db"
+    fold_all(path, [ev.polled("src-o", ev.T0, ok=False)])
+    conn = sqlite3.connect(path)  # as the previous release left it: no polls column
+    conn.execute("ALTER TABLE source_polls DROP COLUMN polls")
+    conn.commit()
+    conn.close()
+    fold_all(path, [ev.polled("src-o", ev.T0 + timedelta(seconds=1))])
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    assert [r["polls"] for r in conn.execute("SELECT polls FROM source_polls")] == [1, 1]
+    now = queries.to_ms(ev.T0 + timedelta(minutes=1))
+    assert now is not None
+    (health,) = queries.source_health(conn, now_ms=now)
+    assert health["error_rate"] == 0.5
