@@ -607,7 +607,8 @@ def throughput(
             "service": "poller",
             "what": "polls",
             "count": count(
-                "SELECT count(*) FROM source_polls WHERE polled_ms >= ? AND polled_ms < ?"
+                "SELECT coalesce(sum(polls), 0) FROM source_polls"
+                " WHERE polled_ms >= ? AND polled_ms < ?"
             ),
         },
         {

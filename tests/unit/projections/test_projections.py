@@ -223,6 +223,8 @@ def test_error_rate_counts_the_polls_a_record_stands_for(tmp_path: Path) -> None
     (health,) = queries.source_health(conn, now_ms=now)
     assert (health["polls_in_window"], health["errors_in_window"]) == (100, 1)
     assert health["error_rate"] == 0.01
+    flow = {row["what"]: row["count"] for row in queries.throughput(conn, now_ms=now)}
+    assert flow["polls"] == 100
 
 
 def test_an_older_read_model_gains_the_added_columns_in_place(tmp_path: Path) -> None:
