@@ -25,9 +25,9 @@ from reliability import (
     census,
     check_end_state,
     clean_env,
-    complete,
     progress,
     run_until_idle,
+    settled,
     wait_for,
     write_articles,
     write_config,
@@ -81,7 +81,7 @@ def test_a_cut_broker_connection_is_reported_and_survived(corpus: Path, tmp_path
             procs.check_alive()  # nobody died of the outage
             broker.proxy.restore()
             done = wait_for(
-                lambda: complete(url, prefix, clean, rx),
+                settled(url, prefix, clean, rx),
                 timeout_s=max(120, ARTICLES / 20),
                 every_s=2,
                 alive=procs.check_alive,

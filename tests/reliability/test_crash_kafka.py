@@ -29,9 +29,9 @@ from reliability import (
     census,
     check_end_state,
     clean_env,
-    complete,
     progress,
     run_until_idle,
+    settled,
     wait_for,
     write_articles,
     write_config,
@@ -87,7 +87,7 @@ def test_kafka_services_killed_at_random_lose_and_duplicate_nothing(
                     kills.append(name)
                     procs.start(name)
                 done = wait_for(
-                    lambda: complete(url, prefix, clean, rx),
+                    settled(url, prefix, clean, rx),
                     timeout_s=max(120, ARTICLES / 20),
                     every_s=2,
                     alive=procs.check_alive,

@@ -662,18 +662,33 @@ def rule_kinds(folder: Path) -> dict[str, timedelta | None]:
     }
 
 
-def complete(url: str, prefix: str, clean: Census, rx: Receiver) -> bool:
-    """Finished: every article through, and every alert on the log at the receiver."""
+def settled(
+    url: str, prefix: str, clean: Census, rx: Receiver, quiet_s: float = 5.0
+) -> Callable[[], bool]:
+    """A check for ``wait_for``: every article through, every alert on the log at the
+    receiver, and no alert appeared on the log for ``quiet_s``. Why the quiet time: the
+    rest can hold while the rules service is still working through its last enriched
+    articles, and a late alert would then be on the log but not yet at the receiver."""
     from services.eventlog import open_log
 
-    with open_log(url) as elog:
-        now = census(elog, prefix, kafka=True)
-    return (
-        len(now.published) >= len(clean.published)
-        and len(now.enriched) >= len(clean.enriched)
-        and bool(now.alerts)
-        and set(received(rx)) >= expected_deliveries(now)
-    )
+    last: tuple[frozenset[str], float] | None = None
+
+    def check() -> bool:
+        nonlocal last
+        with open_log(url) as elog:
+            now = census(elog, prefix, kafka=True)
+        alerts = frozenset(now.alert_events)
+        if last is None or last[0] != alerts:
+            last = (alerts, time.monotonic())
+        done = (
+            len(now.published) >= len(clean.published)
+            and len(now.enriched) >= len(clean.enriched)
+            and bool(now.alerts)
+            and set(received(rx)) >= expected_deliveries(now)
+        )
+        return done and time.monotonic() - last[1] >= quiet_s
+
+    return check
 
 
 def progress(run: Census, clean: Census, rx: Receiver) -> str:
@@ -697,7 +712,13 @@ def check_end_state(run: Census, clean: Census, rx: Receiver, folder: Path) -> d
     twice = raised_twice(run, rule_kinds(folder))
     assert twice == [], f"{len(twice)} alerts raised twice: {twice[:10]}"
     got = received(rx)
-    assert set(got) == expected_deliveries(run), "each alert on the log reached the receiver"
+    expected = expected_deliveries(run)
+    assert set(got) == expected, (
+        "each alert on the log reached the receiver: "
+        f"not received {sorted(expected - set(got))[:5]} ({len(expected - set(got))}), "
+        f"received but not on the log {sorted(set(got) - expected)[:5]} "
+        f"({len(set(got) - expected)})"
+    )
     assert set(got.values()) == {1}, "after deduping by key, each alert exactly once"
     # the default pack's story rules do not depend on arrival order: the same as clean
     story = {
