@@ -52,14 +52,19 @@ def child_command(name: str, config: Path | None, log_url: str | None) -> list[s
 
 
 def start(names: Sequence[str], config: Path | None, log_url: str | None) -> list[Child]:
-    children = []
-    for name in names:
-        process = subprocess.Popen(
-            child_command(name, config, log_url),
-            stdin=subprocess.PIPE,
-            start_new_session=True,
-        )
-        children.append(Child(name, process))
+    """One child per service; if one cannot be started, those already started are stopped."""
+    children: list[Child] = []
+    try:
+        for name in names:
+            process = subprocess.Popen(
+                child_command(name, config, log_url),
+                stdin=subprocess.PIPE,
+                start_new_session=True,
+            )
+            children.append(Child(name, process))
+    except BaseException:
+        stop_all(children)
+        raise
     return children
 
 

@@ -168,3 +168,28 @@ def test_until_idle_is_refused_with_processes(tmp_path: Path) -> None:
     message = " ".join(re.sub("[\u2500-\u257f]", " ", done.stderr).split())  # no box
     assert "--until-idle runs the services in this process, pass after pass" in message
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_service_that_cannot_start_takes_the_started_ones_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.cli import supervisor
+
+    commands = {
+        "first": [sys.executable, "-c", "import time; time.sleep(60)"],
+        "second": ["/nonexistent/tocsin-binary"],
+    }
+    monkeypatch.setattr(supervisor, "child_command", lambda name, *_: commands[name])
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        process = real_popen(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(process)
+        return process  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(supervisor.subprocess, "Popen", recording_popen)
+    with pytest.raises(FileNotFoundError):
+        supervisor.start(["first", "second"], None, None)
+    (first,) = started
+    assert first.poll() is not None  # stopped, not left running
