@@ -22,7 +22,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cli_setup import TOCSIN
 
 from schemas import (
     AlertDelivered,
@@ -342,8 +342,6 @@ def census(elog: EventLog, prefix: str = "", *, kafka: bool = False) -> Census:
 
 
 # -- running tocsin as the user does --------------------------------------------------------
-
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 
 
 @dataclass

@@ -4,21 +4,15 @@ it, naming the file, the line and the variable."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
+from cli_setup import TOCSIN, one_article_jsonl
 
 
 def test_the_poller_runs_without_the_notifiers_secret(tmp_path: Path) -> None:
-    articles = tmp_path / "articles.jsonl"
-    articles.write_text(
-        json.dumps({"id": "1", "title": "Armenia and Azerbaijan", "body": "Talks."}) + "\n",
-        encoding="utf-8",
-    )
+    articles = one_article_jsonl(tmp_path)
     config = tmp_path / "tocsin.yaml"
     config.write_text(
         f"log: sqlite:///{tmp_path}/tocsin.db\n"

@@ -4,10 +4,9 @@ other."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import yaml
+from cli_setup import one_article_jsonl, write_config
 from typer.testing import CliRunner
 
 from services.cli.app import app
@@ -15,26 +14,16 @@ from services.eventlog import open_log
 
 
 def test_every_consumer_group_carries_the_topic_prefix(tmp_path: Path) -> None:
-    articles = tmp_path / "articles.jsonl"
-    articles.write_text(
-        json.dumps({"id": "1", "title": "Armenia, Azerbaijan and the CSTO", "body": "Talks."})
-        + "\n",
-        encoding="utf-8",
-    )
+    articles = one_article_jsonl(tmp_path, title="Armenia, Azerbaijan and the CSTO")
     log = f"sqlite:///{tmp_path}/tocsin.db"
     for prefix in ("east.", "west."):
-        config = tmp_path / f"{prefix}yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "log": log,
-                    "topic_prefix": prefix,
-                    "sources": [{"id": "local", "kind": "jsonl", "url": str(articles)}],
-                    "api": {"port": 0, "read_model": str(tmp_path / f"{prefix}read.db")},
-                    "enricher": {"workers": 0},
-                }
-            ),
-            encoding="utf-8",
+        config = write_config(
+            tmp_path / f"{prefix}yaml",
+            log=log,
+            topic_prefix=prefix,
+            sources=[{"id": "local", "kind": "jsonl", "url": str(articles)}],
+            api={"port": 0, "read_model": str(tmp_path / f"{prefix}read.db")},
+            enricher={"workers": 0},
         )
         result = CliRunner().invoke(
             app, ["run", "--until-idle", "--status-every", "0", "--config", str(config)]

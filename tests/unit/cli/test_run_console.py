@@ -3,36 +3,22 @@ there, and Ctrl-C stops every service cleanly."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
-import yaml
-
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
+from cli_setup import TOCSIN, one_article_jsonl, write_config
 
 
 def test_run_prints_the_dashboard_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    articles = tmp_path / "articles.jsonl"
-    articles.write_text(
-        json.dumps({"id": "1", "title": "Armenia and Azerbaijan", "body": "Talks in Brussels."})
-        + "\n",
-        encoding="utf-8",
-    )
-    config = tmp_path / "tocsin.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "log": f"sqlite:///{tmp_path}/tocsin.db",
-                "sources": [{"id": "local", "kind": "jsonl", "url": str(articles)}],
-                "api": {"port": 0, "read_model": str(tmp_path / "read.db")},
-            }
-        ),
-        encoding="utf-8",
+    articles = one_article_jsonl(tmp_path, body="Talks in Brussels.")
+    config = write_config(
+        tmp_path / "tocsin.yaml",
+        log=f"sqlite:///{tmp_path}/tocsin.db",
+        sources=[{"id": "local", "kind": "jsonl", "url": str(articles)}],
+        api={"port": 0, "read_model": str(tmp_path / "read.db")},
     )
     proc = subprocess.Popen(
         [TOCSIN, "run", "--status-every", "0", "--config", str(config)],

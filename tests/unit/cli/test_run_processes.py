@@ -14,12 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+from cli_setup import TOCSIN, write_config
 
 from services.cli.run_commands import pipeline
 from services.eventlog import open_log
 
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 SAMPLE = Path(__file__).resolve().parents[3] / "services/poller/data/sample/tocsin-sample-feed.xml"
 PROCESSES_LINE = re.compile(r"tocsin: \d+ processes \((.*)\) on ")
 
@@ -29,16 +28,11 @@ class Run:
 
     def __init__(self, tmp_path: Path) -> None:
         self.db = tmp_path / "tocsin.db"
-        config = tmp_path / "tocsin.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "log": f"sqlite:///{self.db}",
-                    "sources": [{"id": "sample", "kind": "feed", "url": str(SAMPLE)}],
-                    "api": {"port": 0, "read_model": str(tmp_path / "read.db")},
-                }
-            ),
-            encoding="utf-8",
+        config = write_config(
+            tmp_path / "tocsin.yaml",
+            log=f"sqlite:///{self.db}",
+            sources=[{"id": "sample", "kind": "feed", "url": str(SAMPLE)}],
+            api={"port": 0, "read_model": str(tmp_path / "read.db")},
         )
         self.proc = subprocess.Popen(
             [TOCSIN, "run", "--processes", "--status-every", "0", "--config", str(config)],

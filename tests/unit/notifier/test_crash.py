@@ -8,18 +8,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cli_setup import TOCSIN
 from notifier_support import Receiver, alert
 from service_helpers import append_alerts, outcomes, wait_for
 
 from schemas import AlertDelivered
 from services.eventlog import EventLog
-
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 
 
 def start(config: Path) -> subprocess.Popen[bytes]:
