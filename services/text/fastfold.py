@@ -21,7 +21,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from services.text.normalise import Normalised, _tables, normalise
+from services.text.normalise import Normalised, _tables, normalise, splice
 
 __all__ = ["normalise_fast"]
 
@@ -74,29 +74,8 @@ def normalise_fast(text: str) -> Normalised:
     if out.size and int(out.max()) == _SLOW:
         if out.size != len(text):  # astral characters: code units are not characters
             return normalise(text)
-        return _with_slow(text, out)
+        # the table's output, except where it cannot fold (a zero-width space in a long
+        # article): those characters are folded by ``normalise``'s rules, one by one
+        folded = out.tobytes().decode("utf-16-le")
+        return splice(text, folded, np.flatnonzero(out == _SLOW).tolist())
     return Normalised(text, out.tobytes().decode("utf-16-le"))
-
-
-def _with_slow(text: str, out: npt.NDArray[np.uint16]) -> Normalised:
-    """``normalise`` for a BMP text holding characters the table cannot fold (a zero-width
-    space in a long article): the table's output between them, ``normalise`` for them."""
-    folded = out.tobytes().decode("utf-16-le")
-    pieces: list[str] = []
-    starts: list[int] = []
-    one_for_one = True
-    done = 0
-    for index in np.flatnonzero(out == _SLOW).tolist():
-        if index > done:
-            pieces.append(folded[done:index])
-            starts.extend(range(done, index))
-        piece = normalise(text[index]).text
-        one_for_one = one_for_one and len(piece) == 1
-        pieces.append(piece)
-        starts.extend([index] * len(piece))
-        done = index + 1
-    pieces.append(folded[done:])
-    if one_for_one:  # e.g. U+FFFF itself: no character dropped or split, no map
-        return Normalised(text, "".join(pieces))
-    starts.extend(range(done, len(text)))
-    return Normalised(text, "".join(pieces), tuple(starts))
