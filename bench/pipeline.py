@@ -31,8 +31,9 @@ What runs, all on this machine:
   articles/s for ``--paced-seconds``: alert latency p50/p99 from "visible" to "webhook
   received", split into "visible -> fetched by a poll" (the polling interval's share) and
   "fetched -> webhook received" (the pipeline's own; itself split at the alert event's time
-  into "fetched -> alert raised" and "alert raised -> webhook received"), then a burst of ``feeds x items`` articles released at once (end-to-end
-  articles/s: released count / (last first-delivery - release time)). Peak RSS is the
+  into "fetched -> alert raised" and "alert raised -> webhook received"), then a burst of
+  ``feeds x items`` articles released at once (end-to-end articles/s: released count /
+  (last first-delivery - release time)). Peak RSS is the
   highest sum of VmRSS over the Tocsin process tree(s), sampled every 0.25 s.
 - upper bound, measured in this run: the same enrichment (``services.enricher`` core) and
   rules (``services.rules.Engine``, same rule files) in a plain loop over the JSONL lines.
@@ -524,7 +525,7 @@ def stage_breakdown(config: Path, phase: Phase) -> None:
     another (article.enriched) carries its source's time, so that it is the same event
     whoever derives it. Fills ``phase.stages_ms``."""
     from services.eventlog.reading import read_topic
-    from services.runtime.bootstrap import open_event_log
+    from services.runtime.bootstrap import open_event_log, topic
     from services.runtime.settings import load_settings
 
     settings = load_settings(config)
@@ -532,7 +533,7 @@ def stage_breakdown(config: Path, phase: Phase) -> None:
     raised: dict[str, float] = {}
     elog = open_event_log(settings)
     try:
-        for record in read_topic(elog, settings.topic_prefix + "alerts.raised", timeout_s=30):
+        for record in read_topic(elog, topic(settings, "alerts.raised"), timeout_s=30):
             event = json.loads(record.value)
             at = datetime.fromisoformat(event["time"]).timestamp()
             for named in event["data"]["articles"]:
