@@ -15,7 +15,7 @@ from services.eventlog import EventLog
 from services.eventlog.codec import decode
 from services.poller.config import SourceConfig, load_sources
 from services.poller.fetch import Fetcher
-from services.poller.poller import Poller, Topics
+from services.poller.poller import Poller, PollReport, Topics
 from services.runtime.clock import FakeClock
 
 ITEMS = [(f"https://news.example/q{i}", f"Story {i}") for i in range(3)]
@@ -39,7 +39,7 @@ def poller(sqlite_log: EventLog, clock: FakeClock) -> Iterator[Poller]:
 
 
 @pytest.fixture
-def poll(poller: Poller) -> Iterator[Callable[[SourceConfig], object]]:
+def poll(poller: Poller) -> Iterator[Callable[[SourceConfig], PollReport]]:
     """Polls once, on one event loop for the whole test (the fetcher's client lives on it)."""
     loop = asyncio.new_event_loop()
     yield lambda src: loop.run_until_complete(poller.poll(src))
@@ -61,7 +61,7 @@ def source(url: str, **extra: object) -> SourceConfig:
 
 
 def poll_every_half_second(
-    poll: Callable[[SourceConfig], object], clock: FakeClock, src: SourceConfig, n: int
+    poll: Callable[[SourceConfig], PollReport], clock: FakeClock, src: SourceConfig, n: int
 ) -> None:
     for _ in range(n):
         clock.advance(0.5)
@@ -72,7 +72,7 @@ def test_not_modified_polls_are_recorded_once_a_minute(
     server: FeedServer,
     sqlite_log: EventLog,
     poller: Poller,
-    poll: Callable[[SourceConfig], object],
+    poll: Callable[[SourceConfig], PollReport],
     clock: FakeClock,
 ) -> None:
     route = Route(rss(ITEMS))
@@ -108,12 +108,15 @@ def test_not_modified_polls_are_recorded_once_a_minute(
 def test_a_server_without_validators_nothing_new_is_quiet_too(
     server: FeedServer,
     sqlite_log: EventLog,
-    poll: Callable[[SourceConfig], object],
+    poll: Callable[[SourceConfig], PollReport],
     clock: FakeClock,
 ) -> None:
     src = source(server.add("/plain.xml", Route(rss(ITEMS), conditional=False)))
-    poll(src)
-    poll_every_half_second(poll, clock, src, 10)  # 200 each time, every item known
+    assert poll(src).recorded
+    poll_every_half_second(poll, clock, src, 9)  # 200 each time, every item known
+    clock.advance(0.5)
+    quiet = poll(src)
+    assert (quiet.status, quiet.http_status, quiet.recorded) == (PollStatus.OK, 200, False)
     polled = recorded(sqlite_log)
     assert [(p.status, p.new_articles) for p in polled] == [(PollStatus.OK, 3)]
     assert server.count("/plain.xml") == 11
@@ -122,7 +125,7 @@ def test_a_server_without_validators_nothing_new_is_quiet_too(
 def test_record_quiet_every_zero_records_every_poll(
     server: FeedServer,
     sqlite_log: EventLog,
-    poll: Callable[[SourceConfig], object],
+    poll: Callable[[SourceConfig], PollReport],
     clock: FakeClock,
 ) -> None:
     src = source(server.add("/all.xml", Route(rss(ITEMS))), record_quiet_every=0)
@@ -134,7 +137,7 @@ def test_record_quiet_every_zero_records_every_poll(
 def test_a_slow_source_is_recorded_at_every_poll_despite_jitter(
     server: FeedServer,
     sqlite_log: EventLog,
-    poll: Callable[[SourceConfig], object],
+    poll: Callable[[SourceConfig], PollReport],
     clock: FakeClock,
 ) -> None:
     """Polled every minute, a poll comes a little before the minute is up: half an interval
