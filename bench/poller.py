@@ -11,6 +11,9 @@
 3. State rebuild over a synthetic articles.published holding ``--rebuild-ids`` records.
 4. Main-text extraction on corpus/pages/article-extraction-benchmark: mean token-level F1
    against the ground truth (target >= 0.93); baseline: all the page's text.
+5. A changed feed: 50 corpus articles, then one more on top (the oldest gone), parsed as
+   the poller parses it (``services.poller.unchanged``: the 49 items the last poll read are
+   left out) against the baseline, the whole document through feedparser.
 Local feeds share one host, so the per-host limit is raised for the bench (printed). The
 first pass parses in the poller's default parser processes (``services.poller.parsing``).
 """
@@ -30,6 +33,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -270,6 +274,54 @@ def bench_extraction(corpus: Path) -> None:
     )
 
 
+def bench_changed_feed(corpus: Path, items: int = 50, runs: int = 20) -> None:
+    from html import escape
+
+    from services.poller.fetch import Document
+    from services.poller.parsers.feeds import parse_feed
+    from services.poller.unchanged import reduce_feed
+
+    articles = []
+    for path in sorted((corpus / "news").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            for _, line in zip(range(20), handle, strict=False):  # every dataset
+                articles.append(json.loads(line))
+    articles = articles[: items + 1]
+
+    def document(window: list[dict[str, str]]) -> Document:
+        body = "".join(
+            f"<item><title>{escape(a.get('title') or '')}</title>"
+            f"<link>https://news.example/{escape(a['id'])}</link>"
+            f"<description>{escape(a.get('body') or '')}</description></item>"
+            for a in window
+        )
+        xml = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title><link>https://news.example/</link>{body}</channel></rss>'
+        return Document("https://news.example/feed.xml", xml.encode(), "application/rss+xml")
+
+    before, after = document(articles[1:]), document(articles[:items])
+    last = reduce_feed(before, None)
+    assert last is not None
+
+    def per_change(work: Any) -> float:
+        started = time.perf_counter()
+        for _ in range(runs):
+            work()
+        return (time.perf_counter() - started) / runs * 1000
+
+    def reduced() -> int:
+        out = reduce_feed(after, last.seen)
+        assert out is not None and out.kept == 1
+        return len(parse_feed(out.doc).items)
+
+    whole = per_change(lambda: parse_feed(after))
+    fast = per_change(reduced)
+    print(
+        f"changed feed ({items} items, {len(after.body) / 1024:.0f} KiB, 1 new): "
+        f"{fast:.2f} ms per change without the unchanged items; baseline the whole feed "
+        f"through feedparser {whole:.2f} ms (ratio {fast / whole:.3f})"
+    )
+
+
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--serve":
         serve(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
@@ -286,7 +338,10 @@ def main() -> None:
         default=Path(os.environ.get("TOCSIN_CORPUS", ROOT.parent / "shared" / "corpus")),
     )
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["polling", "rebuild", "extraction"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["polling", "rebuild", "extraction", "changed"],
     )
     args = parser.parse_args()
     if "polling" not in args.skip:
@@ -298,6 +353,11 @@ def main() -> None:
             bench_extraction(args.corpus)
         else:
             print(f"extraction: skipped, no corpus at {args.corpus}")
+    if "changed" not in args.skip:
+        if (args.corpus / "news").is_dir():
+            bench_changed_feed(args.corpus)
+        else:
+            print(f"changed feed: skipped, no corpus at {args.corpus}")
 
 
 if __name__ == "__main__":

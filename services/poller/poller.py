@@ -31,8 +31,9 @@ from services.poller.errors import PollError
 from services.poller.fetch import Fetcher, FetchResult
 from services.poller.parsers import Parsed
 from services.poller.parsers.pages import listing_links, parse_page
-from services.poller.parsing import ParsePool
+from services.poller.parsing import THREAD_ABOVE_BYTES, ParsePool
 from services.poller.state import HealthBook, KnownArticles
+from services.poller.unchanged import Reduced, Seen, reduce_feed
 from services.runtime.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,9 @@ class Poller:
         #: per source, the quiet polls since its last record (``_quiet``): the next record
         #: counts them
         self._unrecorded: dict[str, int] = {}
+        #: per feed, what its last recorded poll read (``unchanged``: those items are not
+        #: parsed again)
+        self._seen: dict[str, Seen] = {}
         self.parsers = parsers or ParsePool(0)
 
     def close(self) -> None:
@@ -135,7 +139,8 @@ class Poller:
             if result.not_modified:
                 polled = self._polled(source, polled_at, started, result, PollStatus.NOT_MODIFIED)
                 return await self._commit(source, polled, [], 0, [])
-            parsed = await self._parse(source, result)
+            reduced = await self._reduce(source, result)
+            parsed = await self._parse(source, result, reduced)
             selection = select_new(
                 parsed.items, source, polled_at, parsed.language, self.known.hashes
             )
@@ -145,7 +150,7 @@ class Poller:
                 started,
                 result,
                 PollStatus.OK,
-                items_seen=selection.seen + parsed.skipped,
+                items_seen=selection.seen + parsed.skipped + (reduced.dropped if reduced else 0),
                 new_articles=len(selection.articles),
                 warning="; ".join(parsed.warnings)[:1000] or None,
             )
@@ -160,6 +165,8 @@ class Poller:
             if report.appended:
                 for article in selection.articles:
                     self.known.add(article.article_id, article.content_hash)
+            if reduced is not None and (report.appended or not report.recorded):
+                self._seen[source.id] = reduced.seen  # what was read is on the log
             return report
         except PollError as exc:
             status = PollStatus.DISABLED if exc.http_status == 410 else PollStatus.ERROR
@@ -192,10 +199,30 @@ class Poller:
             )
             return await self._commit(source, polled, [], 0, [])
 
-    async def _parse(self, source: SourceConfig, result: FetchResult) -> Parsed:
+    async def _reduce(self, source: SourceConfig, result: FetchResult) -> Reduced | None:
+        """The feed without the items its last recorded poll read (``unchanged``), or
+        ``None`` (not a feed that can be reduced: parse it whole)."""
+        if source.kind != "feed" or len(result.documents) != 1:
+            return None
+        doc, last = result.documents[0], self._seen.get(source.id)
+        try:
+            if len(doc.body) > THREAD_ABOVE_BYTES:
+                return await asyncio.to_thread(reduce_feed, doc, last)
+            return reduce_feed(doc, last)
+        except Exception:  # never worse than no reduction: the whole document is parsed
+            log.exception("could not look for unchanged items in %s", source.id)
+            return None
+
+    async def _parse(
+        self, source: SourceConfig, result: FetchResult, reduced: Reduced | None = None
+    ) -> Parsed:
         """Parse every document; a folder survives bad files, a single document does not."""
         if source.kind == "page" and source.follow is not None:
             return await self._parse_listing(source, result)
+        if reduced is not None:
+            if not reduced.kept:  # every item was read before: nothing left to parse
+                return Parsed()
+            return await self.parsers.parse(source.kind, reduced.doc)
         merged = Parsed()
         errors: list[PollError] = []
         for doc in result.documents:
