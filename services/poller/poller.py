@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,9 +101,9 @@ class Poller:
         self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller-log")
         #: concurrent polls share appends (``appender``: group commit)
         self.appender = GroupAppender(event_log, self._writer)
-        #: per source, the quiet polls since its last record (``_quiet``): the next record
-        #: counts them
-        self._unrecorded: dict[str, int] = {}
+        #: per source, the quiet polls since its last record (``_quiet``) and the latest of
+        #: them: the next record counts them (or ``record_quiet`` records them)
+        self._unrecorded: dict[str, tuple[int, SourcePolled]] = {}
         #: per feed, what its last recorded poll read (``unchanged``: those items are not
         #: parsed again)
         self._seen: dict[str, Seen] = {}
@@ -320,9 +320,10 @@ class Poller:
         )
         if not messages and not warnings and self._quiet(source, polled):
             report.recorded = False  # nothing to say that the last recorded poll did not
-            self._unrecorded[source.id] = self._unrecorded.get(source.id, 0) + 1
+            quiet = self._unrecorded.get(source.id, (0, polled))[0] + 1
+            self._unrecorded[source.id] = (quiet, polled)
             return report
-        unrecorded = self._unrecorded.get(source.id, 0)
+        unrecorded = self._unrecorded.get(source.id, (0, polled))[0]
         if unrecorded:  # the record stands for the quiet polls before it too (error rates)
             polled = polled.model_copy(update={"polls": 1 + unrecorded})
         batch = [*messages, polled_message(polled, self.topics.polled)]
@@ -338,6 +339,34 @@ class Poller:
         self._unrecorded.pop(source.id, None)
         self.health.apply_polled(polled)
         return report
+
+    def unrecorded(self, source_id: str) -> int:
+        """Quiet polls of the source not on the log yet."""
+        return self._unrecorded.get(source_id, (0, None))[0]
+
+    async def record_quiet(self, source_ids: Iterable[str] | None = None) -> int:
+        """Records the quiet polls not on the log yet (of every source, or of these): at a
+        clean stop, and when a source's partition moved to another poller, so that no poll
+        goes uncounted (error rates). One record per source: its latest quiet poll, standing
+        for all of them (``polls``). Raises ``EventLogError``; returns the polls recorded."""
+        wanted = list(self._unrecorded if source_ids is None else source_ids)
+        # claimed before the append: a poll finishing meanwhile does not count them again
+        claimed = {sid: self._unrecorded.pop(sid) for sid in wanted if sid in self._unrecorded}
+        if not claimed:
+            return 0
+        records = [last.model_copy(update={"polls": count}) for count, last in claimed.values()]
+        try:
+            await self.appender.append([polled_message(p, self.topics.polled) for p in records])
+        except BaseException:
+            for sid, (count, last) in claimed.items():  # the next record counts them
+                current = self._unrecorded.get(sid)
+                self._unrecorded[sid] = (
+                    (count + current[0], current[1]) if current else (count, last)
+                )
+            raise
+        for polled in records:
+            self.health.apply_polled(polled)
+        return sum(polled.polls for polled in records)
 
     def _quiet(self, source: SourceConfig, polled: SourcePolled) -> bool:
         """Whether this poll may go unrecorded: it changed nothing (not modified, or nothing

@@ -22,7 +22,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from services.eventlog import TopicPartition
+from services.eventlog import EventLogError, TopicPartition
 from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
 from services.poller.config import SourceConfig, host_delays, sources_from_settings
 from services.poller.fetch import Fetcher, FetchOptions
@@ -149,6 +149,7 @@ class PollerService:
             self.reports = await poller.poll_many(sources, force=force)
             return self.reports
         finally:
+            await _record_quiet(poller)
             await poller.fetcher.aclose()
             poller.close()
 
@@ -160,6 +161,7 @@ class PollerService:
             mine = [s for s in self.sources if s.enabled and ownership.owns(s.id)]
             self.reports = await poller.poll_many(mine)
         finally:
+            await _record_quiet(poller)
             ownership.stop()
             await poller.fetcher.aclose()
             poller.close()
@@ -193,6 +195,7 @@ class PollerService:
                 await asyncio.sleep(0.2)
         finally:
             scheduler.shutdown(wait=False)
+            await _record_quiet(poller)
             ownership.stop()
             await poller.fetcher.aclose()
             poller.close()
@@ -212,7 +215,11 @@ class PollerService:
         log.warning("poller: no sources.polled partitions assigned yet; polling on schedule")
 
     async def _job(self, poller: Poller, ownership: Ownership, source: SourceConfig) -> None:
-        if not ownership.owns(source.id) or _polled_lately(poller, source):
+        if not ownership.owns(source.id):
+            if poller.unrecorded(source.id):  # its partition moved: count what was polled
+                await _record_quiet(poller, [source.id])
+            return
+        if _polled_lately(poller, source):
             return
         report = await poller.poll(source)
         self.reports.append(report)
@@ -226,6 +233,13 @@ class PollerService:
             log.info("%s", report.line())
         else:
             log.debug("%s", report.line())
+
+
+async def _record_quiet(poller: Poller, source_ids: list[str] | None = None) -> None:
+    try:
+        await poller.record_quiet(source_ids)
+    except EventLogError as exc:
+        log.warning("poller: could not record the last quiet polls: %s", exc)
 
 
 def _polled_lately(poller: Poller, source: SourceConfig) -> bool:

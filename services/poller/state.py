@@ -95,8 +95,10 @@ class HealthBook:
         health = self.by_source.get(polled.source_id)
         if health is None:
             health = self.by_source[polled.source_id] = SourceHealth(polled)
-        health.last = polled
         health.polls += polled.polls  # a record of quiet polls stands for all of them
+        if polled.polled_at < health.last.polled_at:
+            return  # an older poll recorded late (its source moved here since): counted only
+        health.last = polled
         if polled.status in (PollStatus.ERROR, PollStatus.DISABLED):
             health.last_error = polled
         else:

@@ -16,7 +16,11 @@ from services.eventlog.codec import decode
 from services.poller.config import SourceConfig, load_sources
 from services.poller.fetch import Fetcher
 from services.poller.poller import Poller, PollReport, Topics
+from services.poller.runner import PollerService
+from services.poller.state import HealthBook
 from services.runtime.clock import FakeClock
+from services.runtime.service import ServiceContext
+from services.runtime.settings import Settings
 
 ITEMS = [(f"https://news.example/q{i}", f"Story {i}") for i in range(3)]
 
@@ -87,7 +91,7 @@ def test_not_modified_polls_are_recorded_once_a_minute(
     assert statuses == [PollStatus.OK] + [PollStatus.NOT_MODIFIED] * 2
     # every poll is counted once: by a record, or by the next one (dashboard error rates)
     counted = sum(p.polls for p in recorded(sqlite_log))
-    assert counted + poller._unrecorded.get("fast", 0) == 125
+    assert counted + poller.unrecorded("fast") == 125
     assert recorded(sqlite_log)[-1].polls > 100
     last = recorded(sqlite_log)[-1]
     assert (last.etag, last.http_status) == (route.etag, 304)  # still the source's health
@@ -151,3 +155,90 @@ def test_a_slow_source_is_recorded_at_every_poll_despite_jitter(
         clock.advance(src.interval_s - 5)  # the jitter brought it forward
         poll(src)
     assert len(recorded(sqlite_log)) == 4
+
+
+def test_quiet_polls_not_recorded_yet_are_recorded_at_a_clean_stop(
+    server: FeedServer,
+    sqlite_log: EventLog,
+    poller: Poller,
+    poll: Callable[[SourceConfig], PollReport],
+    clock: FakeClock,
+) -> None:
+    src = source(server.add("/stop.xml", Route(rss(ITEMS))))
+    poll(src)
+    poll_every_half_second(poll, clock, src, 20)  # one 304 recorded, 19 quiet
+    assert poller.unrecorded("fast") == 19
+    assert sum(p.polls for p in recorded(sqlite_log)) == 2
+
+    assert asyncio.run(poller.record_quiet()) == 19
+    polled = recorded(sqlite_log)
+    assert sum(p.polls for p in polled) == 21  # every poll counted
+    assert (polled[-1].polls, polled[-1].polled_at) == (19, clock.now())  # the latest poll
+    assert poller.unrecorded("fast") == 0
+    assert asyncio.run(poller.record_quiet()) == 0  # nothing twice
+
+
+class Toggle:
+    """An ``Ownership`` the test moves: whether this poller owns the sources."""
+
+    def __init__(self) -> None:
+        self.mine = True
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def owns(self, source_id: str) -> bool:
+        return self.mine
+
+
+def test_a_source_that_moved_to_another_poller_gets_its_quiet_polls_recorded(
+    server: FeedServer, sqlite_log: EventLog, clock: FakeClock
+) -> None:
+    """The scheduled job of a source this poller no longer owns records the quiet polls it
+    made before the handover: the new owner cannot count them."""
+    src = source(server.add("/moved.xml", Route(rss(ITEMS))))
+    ownership = Toggle()
+    context = ServiceContext(settings=Settings(), log=sqlite_log, clock=clock)
+    service = PollerService(context, [src], options=FAST, ownership=ownership)
+
+    async def scenario() -> tuple[int, int]:
+        poller = await service.start_poller(1)
+        try:
+            for _ in range(6):  # 200, then 304s: two records, four quiet polls
+                clock.advance(0.5)
+                await service._job(poller, ownership, src)
+            before = poller.unrecorded("fast")
+            ownership.mine = False
+            clock.advance(0.5)
+            await service._job(poller, ownership, src)  # not polled: recorded what it had
+            return before, poller.unrecorded("fast")
+        finally:
+            await poller.fetcher.aclose()
+            poller.close()
+
+    assert asyncio.run(scenario()) == (4, 0)
+    assert server.count("/moved.xml") == 6
+    assert sum(p.polls for p in recorded(sqlite_log)) == 6
+
+
+def test_a_poll_recorded_late_is_counted_but_is_not_the_latest(clock: FakeClock) -> None:
+    """After a handover the previous owner's quiet polls can land after the new owner's
+    record: they count in the source's polls, the newer poll stays its health."""
+    book = HealthBook()
+    newer = SourcePolled(
+        source_id="s",
+        url="https://e.org/f",
+        polled_at=clock.now(),
+        status=PollStatus.OK,
+        latency_ms=1.0,
+    )
+    older = newer.model_copy(
+        update={"polled_at": newer.polled_at.replace(year=2020), "status": PollStatus.ERROR}
+    )
+    book.apply_polled(newer)
+    book.apply_polled(older.model_copy(update={"polls": 7}))
+    health = book.by_source["s"]
+    assert (health.last, health.polls) == (newer, 8)
