@@ -42,6 +42,10 @@ POOL_FROM_SOURCES = 50
 ASSIGNMENT_WAIT_S = 30.0
 
 
+#: How long a stop or a handover waits to record the quiet polls not on the log yet.
+RECORD_QUIET_TIMEOUT_S = 5.0
+
+
 def group_name(settings: Settings) -> str:
     """The pollers' consumer group, under the topic prefix: deployments sharing a cluster
     (one prefix each) must not rebalance each other's pollers."""
@@ -236,10 +240,12 @@ class PollerService:
 
 
 async def _record_quiet(poller: Poller, source_ids: list[str] | None = None) -> None:
+    """``Poller.record_quiet``, bounded: a stop must not wait out a broker's delivery
+    timeout for a count of quiet polls."""
     try:
-        await poller.record_quiet(source_ids)
-    except EventLogError as exc:
-        log.warning("poller: could not record the last quiet polls: %s", exc)
+        await asyncio.wait_for(poller.record_quiet(source_ids), RECORD_QUIET_TIMEOUT_S)
+    except (EventLogError, TimeoutError) as exc:
+        log.warning("poller: could not record the last quiet polls: %s", exc or "timed out")
 
 
 def _polled_lately(poller: Poller, source: SourceConfig) -> bool:
