@@ -7,6 +7,9 @@ in-memory state (known articles, validators) changes only after the append succe
 failed append leaves the state as it was, and the next poll fetches and publishes again
 (at-least-once; the deterministic event ids make a repeat harmless).
 
+A feed that changed is parsed without the items its last recorded poll read
+(``unchanged``): usually one item of fifty.
+
 A poll never raises: every failure, expected (``PollError``) or not (a parser bug), ends
 as a ``source.polled`` event with the error class and a readable message, and the poller
 goes on with the other sources.
