@@ -72,7 +72,7 @@ import threading
 import time
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -405,9 +405,20 @@ def service_roots(procs: list[subprocess.Popen[bytes]]) -> dict[str, int]:
     return roots
 
 
-def tree_cpu_s(root: int) -> float:
+def harness_cpu_s(feeds: Feeds) -> dict[str, float]:
+    """CPU seconds used so far by the harness, which shares the machine with Tocsin: the feed
+    server, and this process (the webhook receiver, the RSS sampler, the coverage checks)."""
+    own = os.times()
+    return {
+        "(bench) feed server": tree_cpu_s(feeds.proc.pid),
+        "(bench) receiver, samplers": own.user + own.system,
+    }
+
+
+def tree_cpu_s(root: int, kids: dict[int, list[int]] | None = None) -> float:
     """CPU seconds (user + system) used so far by a process and its live descendants."""
-    kids, todo, total = _children(), [root], 0.0
+    kids = _children() if kids is None else kids
+    todo, total = [root], 0.0
     tick = os.sysconf("SC_CLK_TCK")
     while todo:
         pid = todo.pop()
@@ -485,6 +496,7 @@ def drive(
     *,
     quiet_s: float,
     timeout_s: float,
+    on_progress: Callable[[], None] | None = None,
 ) -> Phase:
     """Release ``count`` items and wait until every one was delivered, or until deliveries
     stop for ``quiet_s`` after the last release (an article that joins an open alert of its
@@ -501,6 +513,8 @@ def drive(
         now = time.time()
         if len(got) != last_count:
             last_count, last_change = len(got), now
+            if on_progress is not None:
+                on_progress()
         if len(got) == count:
             break
         if now > end_release and now - last_change > quiet_s and got:
@@ -593,11 +607,25 @@ def run_phases(
     paced = drive(feeds, receiver, ids, paced_count, args.rate, quiet_s=5, timeout_s=120)
     check()
     roots = service_roots(alive)
-    before = {name: tree_cpu_s(pid) for name, pid in roots.items()}
+
+    def cpu_now() -> dict[str, float]:
+        kids = _children()
+        return {name: tree_cpu_s(pid, kids) for name, pid in roots.items()} | harness_cpu_s(feeds)
+
+    # CPU up to the last new delivery (not through the quiet wait that ends the phase)
+    before = cpu_now()
+    at_last_delivery = dict(before)
     burst = drive(
-        feeds, receiver, ids, args.feeds * args.items, 0, quiet_s=8, timeout_s=args.burst_timeout
+        feeds,
+        receiver,
+        ids,
+        args.feeds * args.items,
+        0,
+        quiet_s=8,
+        timeout_s=args.burst_timeout,
+        on_progress=lambda: at_last_delivery.update(cpu_now()),
     )
-    cpu = {name: tree_cpu_s(pid) - before[name] for name, pid in roots.items()}
+    cpu = {name: used - before[name] for name, used in at_last_delivery.items()}
     check()
     stage_breakdown(config, paced)
     return BackendResult(name, warm, paced, burst, sampler.peak_kb / 1024, sampler.peak_procs, cpu)
