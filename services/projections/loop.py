@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from schemas import TOPICS, CloudEvent
@@ -40,14 +41,15 @@ SOURCE = "/tocsin/projections"
 class TrackingConsumer(Consumer):
     """A consumer whose reads and commits follow the read model's ``tracking`` positions."""
 
-    def __init__(self, inner: Consumer, store: ReadModel) -> None:
+    def __init__(self, inner: Consumer, store: ReadModel, linger_s: float = 0.0) -> None:
         self.inner = inner
         self.store = store
         self.group = inner.group
+        self.linger_s = linger_s
         self._checked: set[TopicPartition] = set()
 
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
-        records = self.inner.poll(max_records=max_records, timeout_s=timeout_s)
+        records = self._gather(max_records, timeout_s)
         tracking = self.store.tracking
         firsts: dict[TopicPartition, int] = {}
         for r in records:
@@ -78,6 +80,25 @@ class TrackingConsumer(Consumer):
             with contextlib.suppress(RebalanceError):
                 self.inner.commit(skipped)
         return out
+
+    def _gather(self, max_records: int, timeout_s: float) -> list[Record]:
+        """One poll, then more for up to ``linger_s`` while the batch is not full.
+
+        Why: in a running pipeline events trickle in a few at a time, and a read-model
+        transaction costs about the same for 2 events as for 50 (its index and FTS pages
+        are written again at every commit): gathering them cuts the read model's CPU per
+        article by about a third (``bench/api.py``, "projection"). Like Kafka's
+        ``fetch.max.wait.ms``, it delays views, never the log or the alerts."""
+        records = self.inner.poll(max_records=max_records, timeout_s=timeout_s)
+        if not records or self.linger_s <= 0:
+            return records
+        deadline = time.monotonic() + self.linger_s
+        while len(records) < max_records:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            records += self.inner.poll(max_records=max_records - len(records), timeout_s=remaining)
+        return records
 
     def append_and_commit(
         self, messages: Sequence[Message], offsets: Mapping[TopicPartition, int] | None = None
@@ -120,8 +141,10 @@ class ProjectionLoop(ConsumerLoop):
         stop: threading.Event | None = None,
         settings: LoopSettings | None = None,
         metrics: Metrics | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self.store = store
+        self.linger_s = linger_s
         super().__init__(
             event_log,
             group=group,
@@ -144,7 +167,7 @@ class ProjectionLoop(ConsumerLoop):
             inner = self._retry(
                 "join group", lambda: self.log.consumer(self.topics, group=self.group)
             )
-            self._consumer = TrackingConsumer(inner, self.store)
+            self._consumer = TrackingConsumer(inner, self.store, self.linger_s)
         return self._consumer
 
     def close(self) -> None:
@@ -175,4 +198,5 @@ def projection_loop(
         stop=stop,
         metrics=metrics,
         settings=LoopSettings.from_runtime(rt),
+        linger_s=settings.api.projections_linger_s,
     )

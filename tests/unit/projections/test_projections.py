@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import readside_events as ev
 
-from services.eventlog import EventLog, Message, open_log
+from services.eventlog import EventLog, Message, Record, open_log
 from services.projections import queries
-from services.projections.loop import ProjectionLoop, projection_loop
+from services.projections.loop import ProjectionLoop, TrackingConsumer, projection_loop
 from services.projections.rebuild import rebuild
 from services.projections.schema import VIEW_TABLES
 from services.projections.store import ReadModel
 from services.runtime.bootstrap import tocsin_topics, topic
-from services.runtime.settings import RuntimeSettings, Settings
+from services.runtime.settings import ApiSettings, RuntimeSettings, Settings
 
 
 def snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -183,6 +185,51 @@ def test_live_projection_equals_rebuild(tmp_path: Path) -> None:
     assert progress[-1][0] == progress[-1][1] == result.records
     assert result.undecodable == 1
     assert any("not a valid Tocsin event" in row[6] for row in live["deadletters"])
+
+
+@pytest.mark.parametrize("linger_s", [0.0, 5.0])
+def test_events_trickling_in_are_gathered_into_one_transaction(
+    tmp_path: Path, linger_s: float
+) -> None:
+    """With a linger, what arrives while the first events wait joins their batch (one
+    commit); a full batch does not wait for the rest of the linger."""
+    settings = Settings(
+        log=f"sqlite:///{tmp_path}/log.db",
+        runtime=RuntimeSettings(batch_size=7, poll_timeout_s=0.05),
+        api=ApiSettings(projections_linger_s=linger_s),
+    )
+    events = [e for e in ev.scenario() if e.type.startswith("tocsin.article.")][:7]
+    with _open(settings) as log, ReadModel(tmp_path / "read.db") as store:
+        ev.append(log, events[:2])
+        loop = projection_loop(settings, log, store)
+        polled = threading.Event()
+        consumer = loop.consumer
+        assert isinstance(consumer, TrackingConsumer)
+        inner_poll = consumer.inner.poll
+
+        def poll(max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+            records = inner_poll(max_records=max_records, timeout_s=timeout_s)
+            polled.set()  # the first events are read: the rest arrive during the linger
+            return records
+
+        consumer.inner.poll = poll  # type: ignore[method-assign]
+        later = threading.Thread(target=lambda: polled.wait(10) and ev.append(log, events[2:]))
+        later.start()
+        try:
+            started = time.monotonic()
+            batch = loop.run_once()
+            waited = time.monotonic() - started
+        finally:
+            later.join()
+            loop.close()
+        rows = sqlite3.connect(tmp_path / "read.db").execute("SELECT count(*) FROM articles")
+        if linger_s:
+            assert batch.consumed == 7  # the five that came later joined the first two
+            assert waited < linger_s  # full: no waiting out the linger
+            assert rows.fetchone()[0] == 4  # articles 0-3 (published, enriched)
+        else:
+            assert batch.consumed == 2
+            assert rows.fetchone()[0] == 1
 
 
 def test_a_new_read_model_reads_the_log_from_the_start(tmp_path: Path) -> None:
