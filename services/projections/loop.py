@@ -87,7 +87,7 @@ class TrackingConsumer(Consumer):
         Why: in a running pipeline events trickle in a few at a time, and a read-model
         transaction costs about the same for 2 events as for 50 (its index and FTS pages
         are written again at every commit): gathering them cuts the read model's CPU per
-        article by about a third (``bench/api.py``, "projection"). Like Kafka's
+        article by a quarter to a third (``bench/projections.py``). Like Kafka's
         ``fetch.max.wait.ms``, it delays views, never the log or the alerts."""
         records = self.inner.poll(max_records=max_records, timeout_s=timeout_s)
         if not records or self.linger_s <= 0:
