@@ -14,6 +14,7 @@ so that the read model, not the group's committed offsets, decides where reading
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,8 @@ from services.runtime.bootstrap import topic
 from services.runtime.loop import ConsumerLoop, Emit, LoopSettings
 from services.runtime.metrics import Metrics
 from services.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SOURCE = "/tocsin/projections"
 
@@ -97,7 +100,14 @@ class TrackingConsumer(Consumer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            records += self.inner.poll(max_records=max_records - len(records), timeout_s=remaining)
+            try:
+                more = self.inner.poll(max_records=max_records - len(records), timeout_s=remaining)
+            except Exception as exc:
+                # The records read so far have moved the positions on: returned, they are
+                # folded; raised past, they would be skipped. The next poll meets the error.
+                log.debug("projections: gathering stopped: %s", exc)
+                break
+            records += more
         return records
 
     def append_and_commit(

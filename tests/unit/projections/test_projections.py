@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import readside_events as ev
 
-from services.eventlog import EventLog, Message, Record, open_log
+from services.eventlog import EventLog, Message, Record, RetryableError, open_log
 from services.projections import queries
 from services.projections.loop import ProjectionLoop, TrackingConsumer, projection_loop
 from services.projections.rebuild import rebuild
@@ -230,6 +230,38 @@ def test_events_trickling_in_are_gathered_into_one_transaction(
         else:
             assert batch.consumed == 2
             assert rows.fetchone()[0] == 1
+
+
+def test_a_failed_poll_while_gathering_loses_nothing(tmp_path: Path) -> None:
+    """The records already read are folded: their positions have moved on."""
+    settings = Settings(
+        log=f"sqlite:///{tmp_path}/log.db",
+        runtime=RuntimeSettings(batch_size=50, poll_timeout_s=0.05, retry_initial_s=0.01),
+        api=ApiSettings(projections_linger_s=5.0),
+    )
+    events = [e for e in ev.scenario() if e.type.startswith("tocsin.article.")][:2]
+    with _open(settings) as log, ReadModel(tmp_path / "read.db") as store:
+        ev.append(log, events)
+        loop = projection_loop(settings, log, store)
+        consumer = loop.consumer
+        assert isinstance(consumer, TrackingConsumer)
+        inner_poll, calls = consumer.inner.poll, []
+
+        def poll(max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+            calls.append(timeout_s)
+            if len(calls) == 2:
+                raise RetryableError("the log went away")
+            return inner_poll(max_records=max_records, timeout_s=timeout_s)
+
+        consumer.inner.poll = poll  # type: ignore[method-assign]
+        try:
+            batch = loop.run_once()
+        finally:
+            loop.close()
+    assert len(calls) == 2
+    assert batch.consumed == 2
+    count = sqlite3.connect(tmp_path / "read.db").execute("SELECT count(*) FROM articles")
+    assert count.fetchone()[0] == 1
 
 
 def test_a_new_read_model_reads_the_log_from_the_start(tmp_path: Path) -> None:
