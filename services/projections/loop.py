@@ -91,7 +91,9 @@ class TrackingConsumer(Consumer):
         transaction costs about the same for 2 events as for 50 (its index and FTS pages
         are written again at every commit): gathering them cuts the read model's CPU per
         article by a quarter to a third (``bench/projections.py``). Like Kafka's
-        ``fetch.max.wait.ms``, it delays views, never the log or the alerts."""
+        ``fetch.max.wait.ms``, it delays views, never the log or the alerts. Off by default:
+        an operator who acknowledges an alert and reloads expects to see it acknowledged,
+        and the read model then lags by up to the linger."""
         records = self.inner.poll(max_records=max_records, timeout_s=timeout_s)
         if not records or self.linger_s <= 0:
             return records
