@@ -60,6 +60,7 @@ class KafkaLogConsumer(Consumer):
             "auto_offset_reset": reset,
             "session_timeout_ms": options.session_timeout_ms,
             "heartbeat_interval_ms": options.heartbeat_interval_ms,
+            "fetch_max_wait_ms": options.fetch_max_wait_ms,
         }
         self._consumer: Any = build_client(
             KafkaConsumer, options, "connecting (consumer)", **config

@@ -41,6 +41,10 @@ class KafkaOptions:
     bootstrap_timeout_ms: int = 10000
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
+    #: how long the broker may hold a fetch that finds no new records. Apache Kafka answers
+    #: as soon as records arrive, so the wait costs no latency there; the test broker (Tansu)
+    #: holds the fetch anyway, which adds up to the wait to every hop (see bench/pipeline.py)
+    fetch_max_wait_ms: int = 500
     replication_factor: int = 1
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -229,6 +233,7 @@ _PARSERS: dict[str, Any] = {
     "bootstrap_timeout_ms": _positive_ms(1),
     "session_timeout_ms": _positive_ms(1),
     "heartbeat_interval_ms": _positive_ms(1),
+    "fetch_max_wait_ms": _positive_ms(0),
     "replication_factor": _replication,
     "security_protocol": _choice(_SECURITY_PROTOCOLS, upper=True),
     "sasl_mechanism": _choice(_SASL_MECHANISMS, upper=True),
@@ -243,6 +248,11 @@ def _check_consistency(options: KafkaOptions) -> None:
         raise FatalError(
             "kafka option heartbeat_interval_ms must be below session_timeout_ms "
             f"({options.heartbeat_interval_ms} >= {options.session_timeout_ms})"
+        )
+    if options.fetch_max_wait_ms >= options.request_timeout_ms:
+        raise FatalError(
+            "kafka option fetch_max_wait_ms must be below request_timeout_ms "
+            f"({options.fetch_max_wait_ms} >= {options.request_timeout_ms})"
         )
     if options.idempotent and options.acks != "all":
         raise FatalError("an idempotent Kafka producer needs acks=all (or set idempotent=false)")

@@ -69,6 +69,12 @@ class KafkaSettings(_Section):
     bootstrap_timeout_ms: int = Field(default=10_000, gt=0)
     session_timeout_ms: int = Field(default=10_000, gt=0)
     heartbeat_interval_ms: int = Field(default=3_000, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        description="how long the broker may hold an empty fetch (Apache Kafka answers when "
+        "records arrive; lower it only for a broker that does not)",
+    )
     replication_factor: int = Field(default=1, ge=-1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None

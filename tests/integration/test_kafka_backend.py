@@ -101,6 +101,8 @@ def test_options_come_from_the_url_and_keyword_arguments_win() -> None:
     assert (defaults.idempotent, defaults.acks, defaults.linger_ms) == (True, "all", 5)
     assert (defaults.session_timeout_ms, defaults.heartbeat_interval_ms) == (10000, 3000)
     assert (defaults.bootstrap_timeout_ms, defaults.replication_factor) == (10000, 1)
+    assert defaults.fetch_max_wait_ms == 500  # Apache Kafka's own default
+    assert parse_options("kafka://h:9092?fetch_max_wait_ms=50", {}).fetch_max_wait_ms == 50
 
 
 @pytest.mark.parametrize(
@@ -136,6 +138,11 @@ def test_unknown_options_are_refused_by_name(
         ({"acks": "2"}, "acks must be all, 1 or 0"),
         ({"idempotent": True, "acks": "1"}, "idempotent Kafka producer needs acks=all"),
         ({"session_timeout_ms": 1000, "heartbeat_interval_ms": 1000}, "must be below"),
+        ({"fetch_max_wait_ms": "-5"}, "fetch_max_wait_ms must be >= 0"),
+        (
+            {"fetch_max_wait_ms": 5000, "request_timeout_ms": 5000},
+            "fetch_max_wait_ms must be below request_timeout_ms",
+        ),
         ({"replication_factor": 0}, "replication_factor must be >= 1"),
         ({"security_protocol": "SASL_SSL"}, "needs sasl_mechanism"),
         ({"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN"}, "needs sasl_plain_user"),
@@ -285,6 +292,17 @@ def test_headers_keys_and_timestamps_round_trip(
     assert first.header("trace") == b"abc"
     assert (second.key, second.headers) == (None, ())
     assert before <= second.timestamp_ms <= after
+
+
+def test_the_fetch_wait_reaches_the_consumer(kafka_bootstrap: str, new_topic: TopicFactory) -> None:
+    """The one consumer option a deployment may tune for latency on a broker that holds
+    fetches (see KafkaOptions.fetch_max_wait_ms); records still arrive with it."""
+    topic = new_topic(1)
+    with open_log(kafka_test_url(kafka_bootstrap), fetch_max_wait_ms=50) as log:
+        log.append([Message(topic, b"v")])
+        with log.consumer([topic], group=None, reset="earliest") as consumer:
+            assert consumer._consumer.config["fetch_max_wait_ms"] == 50  # type: ignore[attr-defined]
+            assert [r.value for r in _poll_until(consumer, 1)] == [b"v"]
 
 
 def test_reader_without_group_cannot_commit(kafka_log: KafkaLog, new_topic: TopicFactory) -> None:
