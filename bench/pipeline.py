@@ -78,7 +78,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import cycle
 from pathlib import Path
 from typing import Any
@@ -311,49 +310,67 @@ class Feeds:
 
 
 class Receiver:
-    """Timestamps the first webhook delivery naming each article."""
+    """Timestamps the first webhook delivery naming each article.
+
+    An asyncio HTTP/1.1 server (keep-alive, Content-Length bodies, 200 with no body) on a
+    thread of its own: it shares the 2 cores with Tocsin, so it should cost little. The
+    stdlib's threaded http.server cost about 0.3 ms of CPU per delivery (1.5 s of a
+    5,000-article burst)."""
 
     def __init__(self) -> None:
         self.first: dict[str, float] = {}
         self.deliveries = 0
         self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                now = time.time()
-                doc = json.loads(body)
-                with receiver.lock:
-                    receiver.deliveries += 1
-                    for alert in doc.get("alerts", ()):
-                        for article in alert.get("articles", ()):
-                            receiver.first.setdefault(article["article_id"], now)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.thread.start()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                self._record(body)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _record(self, body: bytes) -> None:
+        now = time.time()
+        doc = json.loads(body)
+        with self.lock:
+            self.deliveries += 1
+            for alert in doc.get("alerts", ()):
+                for article in alert.get("articles", ()):
+                    self.first.setdefault(article["article_id"], now)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"http://127.0.0.1:{self.port}/hook"
 
     def covered(self, ids: Sequence[str]) -> dict[str, float]:
         with self.lock:
             return {i: self.first[i] for i in ids if i in self.first}
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        async def close() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self.thread.join(timeout=5)
 
 
 # -- peak RSS of process trees ----------------------------------------------------------------
