@@ -62,6 +62,7 @@ class SlackSender:
         body = json.dumps(payload(message, self.config), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
+            "User-Agent": "tocsin-notifier",
             "Idempotency-Key": message.idempotency_key,
         }
         return post(self.client, self.config.url, body, headers, self.config.kind)
