@@ -78,7 +78,12 @@ class AlertFeed:
                     consumer.poll(max_records=1, timeout_s=0)  # take the partitions' ends now
                     self.ready.set()
                     while not self.stop.is_set():
-                        for record in consumer.poll(max_records=200, timeout_s=0.25):
+                        records = consumer.poll(max_records=200, timeout_s=0.25)
+                        if not self._clients:
+                            # nobody listens: no decoding, no read-model query per alert
+                            # (a burst of alerts would pay both for nothing)
+                            continue
+                        for record in records:
                             try:
                                 event = decode(record)
                             except PoisonRecordError:
