@@ -765,7 +765,8 @@ def kafka_url(bootstrap: str) -> str:
 # poll, one hop took 126 ms at p50 and 246 at p99 with the default 500 ms, 27 / 53 with 100,
 # 4.3 / 7.1 with 20 (100 appends 20 ms apart on 6 partitions). Shorter waits mean more fetches:
 # this bench at --every 0.5 gave p99 1,136 / 742 / 795 ms and 370 / 342 / 326 articles/s with
-# 500 / 50 / 20 ms. 50 ms it is.
+# 500 / 50 / 20 ms in one series; later runs at 50 ms gave 373 and 384 articles/s (p99 967 and
+# 801 ms), so the throughput cost of 50 ms is within the noise. 50 ms it is.
 KAFKA_SETTINGS = {
     "idempotent": False,
     "session_timeout_ms": 2000,
