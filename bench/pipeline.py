@@ -423,12 +423,12 @@ def service_roots(procs: list[subprocess.Popen[bytes]]) -> dict[str, int]:
     return roots
 
 
-def harness_cpu_s(feeds: Feeds) -> dict[str, float]:
+def harness_cpu_s(feeds: Feeds, kids: dict[int, list[int]] | None = None) -> dict[str, float]:
     """CPU seconds used so far by the harness, which shares the machine with Tocsin: the feed
     server, and this process (the webhook receiver, the RSS sampler, the coverage checks)."""
     own = os.times()
     return {
-        "(bench) feed server": tree_cpu_s(feeds.proc.pid),
+        "(bench) feed server": tree_cpu_s(feeds.proc.pid, kids),
         "(bench) receiver, samplers": own.user + own.system,
     }
 
@@ -628,7 +628,8 @@ def run_phases(
 
     def cpu_now() -> dict[str, float]:
         kids = _children()
-        return {name: tree_cpu_s(pid, kids) for name, pid in roots.items()} | harness_cpu_s(feeds)
+        services = {name: tree_cpu_s(pid, kids) for name, pid in roots.items()}
+        return services | harness_cpu_s(feeds, kids)
 
     # CPU up to the last new delivery (not through the quiet wait that ends the phase)
     before = cpu_now()

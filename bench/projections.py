@@ -5,8 +5,8 @@ Corpus articles are enriched once (``services.text``); their ``article.published
 the API's projection) with a commit every k events. In a running pipeline the events
 trickle in a few at a time, so without a linger the projection commits every 2 or so
 (the baseline, measured in the same run); ``api.projections_linger_s: 0.25`` (off by
-default) gathers what arrives within 0.25 s into one transaction. Prints CPU ms per article (process time, so
-a noisy neighbour does not count) and the ratio to the baseline.
+default) gathers what arrives within 0.25 s into one transaction. Prints CPU ms per article
+(process time, so a noisy neighbour does not count) and the ratio to the baseline.
 
     python bench/projections.py [--limit 2000]
 """
