@@ -66,6 +66,7 @@ __all__ = [
     "Headers",
     "Message",
     "NewTopic",
+    "OnRevoked",
     "PoisonRecordError",
     "Position",
     "RebalanceError",

@@ -374,6 +374,10 @@ class KeylessPartitioner:
         return next(self._counter) % partitions
 
 
+#: ``EventLog.consumer``'s rebalance hook: the partitions about to be given up.
+OnRevoked = Callable[[frozenset[TopicPartition]], None]
+
+
 class Consumer(ABC):
     """Reads records from the partitions it owns. Not thread-safe: one thread drives it."""
 
@@ -464,8 +468,16 @@ class EventLog(ABC):
         *,
         group: str | None,
         reset: Reset = "earliest",
+        on_revoked: OnRevoked | None = None,
     ) -> Consumer:
-        """A consumer of ``topics`` in ``group`` (None: every partition, no commits)."""
+        """A consumer of ``topics`` in ``group`` (None: every partition, no commits).
+
+        ``on_revoked`` is Kafka's rebalance-listener hook, on every backend: called with the
+        partitions this member is about to give up, while it still owns them (it may commit
+        for them), and before any other member gets them. It runs inside ``poll`` (on Kafka
+        in the client's network thread, which it blocks: keep it short) and must not raise.
+        On Kafka's eager protocol a rebalance revokes every partition, including those the
+        member gets back; after a crash or an expired session it is called late or never."""
 
     @abstractmethod
     def end_offsets(self, topics: Iterable[str] | None = None) -> dict[TopicPartition, int]:

@@ -43,6 +43,7 @@ from services.eventlog.base import (
     KeylessPartitioner,
     Message,
     NewTopic,
+    OnRevoked,
     Position,
     Reset,
     TopicPartition,
@@ -323,6 +324,7 @@ class KafkaLog(EventLog):
         *,
         group: str | None,
         reset: Reset = "earliest",
+        on_revoked: OnRevoked | None = None,
     ) -> Consumer:
         if isinstance(topics, str):
             raise ValueError("topics must be a sequence of topic names, not one string")
@@ -335,7 +337,9 @@ class KafkaLog(EventLog):
         from services.eventlog.kafka_consumer import KafkaLogConsumer
 
         partitions = self.topic_partitions(topics)  # UnknownTopicError before connecting
-        consumer = KafkaLogConsumer(self, list(dict.fromkeys(topics)), partitions, group, reset)
+        consumer = KafkaLogConsumer(
+            self, list(dict.fromkeys(topics)), partitions, group, reset, on_revoked
+        )
         self._consumers.append(consumer)
         return consumer
 

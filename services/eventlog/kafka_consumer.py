@@ -13,25 +13,67 @@ reading. Why it does what it does:
   accept it (it checks the generation, not ownership), and the embedded backends refuse it.
 - After a ``RebalanceError`` the consumer rewinds the partitions it still owns to their
   committed offsets, so the dropped batch is read again instead of skipped.
+- ``on_revoked`` runs in kafka-python's ``ConsumerRebalanceListener``: before the
+  JoinGroup of a rebalance (eager protocol: with every partition owned), at close, and
+  when the membership was lost, in the client's network thread. From then until the join
+  completes, ``assignment`` leaves the revoked partitions out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
-from services.eventlog.base import Consumer, Message, Position, Record, Reset, TopicPartition
+from services.eventlog.base import (
+    Consumer,
+    Message,
+    OnRevoked,
+    Position,
+    Record,
+    Reset,
+    TopicPartition,
+)
 from services.eventlog.errors import FatalError, RebalanceError
 from services.eventlog.kafka import _translate, build_client
 
 if TYPE_CHECKING:
     from services.eventlog.base import EventLog
     from services.eventlog.kafka import KafkaLog
+
+
+log = logging.getLogger(__name__)
+
+
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """kafka-python's rebalance listener: runs ``on_revoked`` and keeps the partitions
+    revoked until the join completes out of ``assignment`` (kafka-python still lists them,
+    and a join can outlast a ``poll``, whose caller must not think them still its own)."""
+
+    def __init__(self, hook: OnRevoked | None) -> None:
+        self.hook = hook
+        self.revoked: frozenset[TopicPartition] = frozenset()
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        tps = frozenset(TopicPartition(tp.topic, tp.partition) for tp in revoked or ())
+        if not tps:
+            return
+        try:
+            if self.hook is not None:
+                self.hook(tps)  # still owned while it runs: it may commit for them
+        except Exception:  # kafka-python would fail the next poll with it
+            log.exception("the rebalance hook failed for %s", sorted(tps))
+        finally:
+            self.revoked |= tps
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.revoked = frozenset()
 
 
 class KafkaLogConsumer(Consumer):
@@ -45,9 +87,11 @@ class KafkaLogConsumer(Consumer):
         partitions: list[TopicPartition],
         group: str | None,
         reset: Reset,
+        on_revoked: OnRevoked | None = None,
     ) -> None:
         self.group = group
         self.reset = reset
+        self._rebalances = _Rebalances(on_revoked)
         self._log = log
         self._bootstrap = log.options.bootstrap
         self._timeout_ms = log.options.request_timeout_ms
@@ -75,7 +119,7 @@ class KafkaLogConsumer(Consumer):
                     else:
                         self._consumer.seek_to_end(*assigned)
                 else:
-                    self._consumer.subscribe(topics)
+                    self._consumer.subscribe(topics, listener=self._rebalances)
         except BaseException:
             self._consumer.close(autocommit=False, timeout_ms=self._timeout_ms)
             raise
@@ -119,7 +163,8 @@ class KafkaLogConsumer(Consumer):
     def assignment(self) -> frozenset[TopicPartition]:
         with self._guard("reading the assignment"):
             assigned = self._consumer.assignment() or ()
-        return frozenset(TopicPartition(tp.topic, tp.partition) for tp in assigned)
+        owned = frozenset(TopicPartition(tp.topic, tp.partition) for tp in assigned)
+        return owned - self._rebalances.revoked
 
     def _owned(self, tp: TopicPartition) -> KafkaTopicPartition:
         if tp not in self.assignment():

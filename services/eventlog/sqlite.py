@@ -62,6 +62,7 @@ from services.eventlog.base import (
     KeylessPartitioner,
     Message,
     NewTopic,
+    OnRevoked,
     Position,
     Record,
     Reset,
@@ -492,11 +493,23 @@ class SqliteLog(EventLog):
         return positions
 
     def consumer(
-        self, topics: Sequence[str], *, group: str | None, reset: Reset = "earliest"
+        self,
+        topics: Sequence[str],
+        *,
+        group: str | None,
+        reset: Reset = "earliest",
+        on_revoked: OnRevoked | None = None,
     ) -> Consumer:
         if reset not in ("earliest", "latest"):
             raise ValueError(f"reset must be 'earliest' or 'latest', not {reset!r}")
-        return SqliteConsumer(self, self._new_connection(), list(topics), group=group, reset=reset)
+        return SqliteConsumer(
+            self,
+            self._new_connection(),
+            list(topics),
+            group=group,
+            reset=reset,
+            on_revoked=on_revoked,
+        )
 
     def end_offsets(self, topics: Iterable[str] | None = None) -> dict[TopicPartition, int]:
         names = None if topics is None else list(topics)
@@ -550,11 +563,19 @@ class SqliteLog(EventLog):
 
 class SqliteConsumer(Consumer):
     def __init__(
-        self, log: SqliteLog, db: _Database, topics: list[str], *, group: str | None, reset: Reset
+        self,
+        log: SqliteLog,
+        db: _Database,
+        topics: list[str],
+        *,
+        group: str | None,
+        reset: Reset,
+        on_revoked: OnRevoked | None = None,
     ) -> None:
         if not topics:
             raise ValueError("a consumer needs at least one topic")
         self._log = log
+        self._on_revoked = on_revoked
         self._db = db
         self.group = group
         self._topics = topics
@@ -595,8 +616,22 @@ class SqliteConsumer(Consumer):
         if not force and mono - self._last_heartbeat < self._heartbeat_s:
             return
         self._last_heartbeat = mono
-        now = _now_ms()
+        if self._on_revoked is None:
+            self._sync_membership(release=True)
+            return
+        # Two steps, so that the hook runs while this member still owns what it gives up
+        # (and outside the write lock: it may append or commit) and before anyone takes it.
+        leaving = self._sync_membership(release=False)
+        if leaving:
+            self._on_revoked(leaving)
+            self._sync_membership(release=True)
+
+    def _sync_membership(self, *, release: bool) -> frozenset[TopicPartition]:
+        """One heartbeat transaction: take the free partitions of this member's share and,
+        with ``release``, give up those no longer in it; returns those it should give up."""
         grp = self.group
+        assert grp is not None
+        now = _now_ms()
         with self._db.write() as conn:
             conn.execute(
                 "INSERT INTO group_members (grp, member, topics, heartbeat_ms) VALUES (?, ?, ?, ?) "
@@ -630,6 +665,7 @@ class SqliteConsumer(Consumer):
                 conn.execute("SELECT tp_id, member FROM partition_owners WHERE grp = ?", (grp,))
             )
             keep: set[TopicPartition] = set()
+            leaving: set[TopicPartition] = set()
             for tp in self._owned | {tp for tp in mine}:
                 tp_id = self._log.tp_id(tp)
                 owner = owners.get(tp_id)
@@ -641,9 +677,14 @@ class SqliteConsumer(Consumer):
                         )
                     keep.add(tp)
                 elif owner == self._member:
-                    conn.execute(
-                        "DELETE FROM partition_owners WHERE grp = ? AND tp_id = ?", (grp, tp_id)
-                    )
+                    leaving.add(tp)
+                    if release:
+                        conn.execute(
+                            "DELETE FROM partition_owners WHERE grp = ? AND tp_id = ?",
+                            (grp, tp_id),
+                        )
+                    else:
+                        keep.add(tp)  # still ours until the hook has run
             gained = keep - self._owned
             committed = self._committed_in(conn, gained)
         if gained and self._reset == "latest":
@@ -655,6 +696,7 @@ class SqliteConsumer(Consumer):
         for tp in gained:
             self._positions[tp] = committed.get(tp, ends.get(tp, 0))
         self._owned = frozenset(keep)
+        return frozenset(leaving)
 
     def _committed_in(
         self, conn: sqlite3.Connection, tps: Iterable[TopicPartition]
@@ -791,6 +833,8 @@ class SqliteConsumer(Consumer):
             return
         try:
             if self.group is not None:
+                if self._on_revoked is not None and self._owned:
+                    self._on_revoked(self._owned)  # as Kafka's close: still the owner here
                 with self._db.write() as conn:
                     conn.execute(
                         "DELETE FROM group_members WHERE grp = ? AND member = ?",

@@ -14,6 +14,7 @@ import pytest
 from eventlog_helpers import append_each, drain, settle
 
 from services.eventlog import (
+    Consumer,
     EventLog,
     FatalError,
     Message,
@@ -185,6 +186,55 @@ def test_two_members_split_the_partitions_and_one_takes_over(
         ), "the survivor reads the new records and what the leaver never committed"
     finally:
         b.close()
+
+
+def test_on_revoked_runs_while_the_member_still_owns_what_it_gives_up(
+    log: EventLog, make_topic, group: str
+) -> None:
+    """The rebalance hook (Kafka's listener, on every backend): what the leaving owner
+    appends there is on the log before the next owner gets the partition."""
+    name = make_topic(partitions=2)
+    everything = {TopicPartition(name, p) for p in range(2)}
+    calls: list[tuple[frozenset[TopicPartition], frozenset[TopicPartition]]] = []
+    consumers: list[Consumer] = []
+    keys = {partition_for_key(b"k%d" % i, 2): b"k%d" % i for i in range(10)}
+
+    def hand_over(tps: frozenset[TopicPartition]) -> None:
+        if not calls:  # the first call: the handover (a later one: a's close)
+            calls.append((tps, consumers[1].assignment()))
+        log.append([Message(name, b"handed over", key=keys[tp.partition]) for tp in tps])
+
+    a = log.consumer([name], group=group, on_revoked=hand_over)
+    consumers.append(a)
+    try:
+        settle([a], lambda: a.assignment() == everything)
+        log.append([Message(name, b"read by a", key=keys[p]) for p in range(2)])
+        assert len(drain(a, 2)) == 2
+        b = log.consumer([name], group=group)
+        consumers.append(b)
+        try:
+            seen = settle(
+                [a, b],
+                lambda: (
+                    len(a.assignment()) == len(b.assignment()) == 1
+                    and a.assignment() | b.assignment() == everything
+                ),
+            )
+            moved = b.assignment()
+            assert calls, "the hook ran"
+            assert moved <= calls[0][0], "the hook named the partition that moved"
+            assert not calls[0][1] & calls[0][0], "the next owner had none of them yet"
+            ends = log.end_offsets([name])
+            got_b = seen[1] + drain(b, 2 - len(seen[1]))
+            # nothing committed: b reads a's partition from the start, the hook's record too
+            assert [(r.tp, r.value) for r in got_b] == [
+                (tp, value) for tp in moved for value in (b"read by a", b"handed over")
+            ]
+            assert all(ends[tp] == 2 for tp in moved)
+        finally:
+            b.close()
+    finally:
+        a.close()
 
 
 def test_read_from_a_timestamp(log: EventLog, make_topic) -> None:
