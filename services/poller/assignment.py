@@ -13,6 +13,12 @@ polls exactly the sources whose partition it owns:
 - the new owner reads the partition from the group's committed offset: the validators
   (ETag, Last-Modified) the previous owner recorded come with it, so conditional GET
   survives the move;
+- handover: a poller about to give up partitions (the log's ``on_revoked`` hook, Kafka's
+  rebalance listener) stops polling their sources, lets the polls in flight finish and
+  records its quiet polls not on the log yet (``Poller.record_quiet``), all before the
+  group moves them; the new owner counts a gained partition as its own only once it has
+  read it to the end it had when assigned, so it knows the previous owner's last poll of
+  each source and does not poll it again within half an interval (``runner._polled_lately``);
 - the tail of ``articles.published`` (read by every poller) keeps each poller's set of
   known articles current with what the others publish, so a source that moves is not
   re-published by its new owner.
@@ -24,9 +30,9 @@ even after a failure: a commit tried during a join is refused and sends the clie
 rejoin, so retrying it at every step kept a rebalance from ever finishing on Kafka (found
 by tests/unit/poller/test_scaleout_kafka.py, where a poller is killed with SIGKILL).
 
-Caveats, as with any lease: a poll already running when its partition moves finishes (at
-most one overlapping poll, whose duplicate articles carry the same deterministic ids); a
-poller frozen past the session timeout may finish one poll after losing its sources.
+Caveats, as with any lease: a poller that dies, or is frozen past the session timeout,
+hands nothing over, so its last poll of a source may be followed by the new owner's within
+the interval (duplicate articles carry the same deterministic ids).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from services.eventlog import Consumer, EventLog, EventLogError, TopicPartition
@@ -70,6 +77,8 @@ class PartitionOwnership:
     A background thread drives the group consumer (heartbeats, rebalances), folds the
     ``source.polled`` events it reads into ``health`` (validators of sources it takes over),
     commits its position every few seconds, and tails ``articles.published`` into ``known``.
+    ``on_revoked`` gets the partitions about to move away, once their sources are no longer
+    owned here; the group moves them when it returns (see the module docstring).
     """
 
     def __init__(
@@ -84,6 +93,7 @@ class PartitionOwnership:
         group: str = GROUP,
         poll_interval_s: float = 0.2,
         commit_every_s: float = 5.0,
+        on_revoked: Callable[[frozenset[int]], None] | None = None,
     ) -> None:
         self.log = event_log
         self.polled_topic = polled_topic
@@ -94,7 +104,12 @@ class PartitionOwnership:
         self.group = group
         self.poll_interval_s = poll_interval_s
         self.commit_every_s = commit_every_s
+        self.on_revoked = on_revoked
         self.partitions = event_log.list_topics()[polled_topic]
+        #: what the group gave this process; ``_owned``: those of them read to the end
+        #: they had when assigned (``_catching_up``: partition -> that end offset)
+        self._assigned: frozenset[int] = frozenset()
+        self._catching_up: dict[int, int] = {}
         self._owned: frozenset[int] = frozenset()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,8 +141,23 @@ class PartitionOwnership:
             self._thread = None
         self._owned = frozenset()
 
+    def _revoking(self, tps: frozenset[TopicPartition]) -> None:
+        """The log's rebalance hook: these partitions go to another poller once it returns."""
+        revoked = frozenset(tp.partition for tp in tps if tp.topic == self.polled_topic)
+        self._owned -= revoked  # no new poll of their sources from here on
+        self._assigned -= revoked  # if given back, read again to the end before polling
+        for partition in revoked:
+            self._catching_up.pop(partition, None)
+        if revoked and self.on_revoked is not None:
+            try:
+                self.on_revoked(revoked)
+            except Exception:  # the handover goes on: the new owner polls on its schedule
+                log.exception("poller: handing over partitions %s", sorted(revoked))
+
     def _run(self) -> None:
-        consumer = self.log.consumer([self.polled_topic], group=self.group, reset="earliest")
+        consumer = self.log.consumer(
+            [self.polled_topic], group=self.group, reset="earliest", on_revoked=self._revoking
+        )
         tail = self.log.consumer([self.published_topic], group=None) if self.known else None
         if tail is not None:
             for tp, offset in (self.published_from or {}).items():
@@ -149,7 +179,7 @@ class PartitionOwnership:
                     log.warning("poller ownership: %s", exc)
                     self._stop.wait(self.poll_interval_s)
         finally:
-            self._owned = frozenset()
+            self._owned = self._assigned = frozenset()
             try:
                 consumer.close()
             finally:
@@ -161,8 +191,21 @@ class PartitionOwnership:
         for record in consumer.poll(max_records=1000, timeout_s=self.poll_interval_s):
             if self.health is not None:
                 self.health.apply(record)
-        owned = frozenset(tp.partition for tp in consumer.assignment())
-        settled = owned == self._owned and bool(owned)
+        assigned = frozenset(tp.partition for tp in consumer.assignment())
+        settled = assigned == self._assigned and bool(assigned)
+        gained = assigned - self._assigned
+        if gained:
+            ends = self.log.end_offsets([self.polled_topic])
+            for partition in gained:
+                self._catching_up[partition] = ends.get(
+                    TopicPartition(self.polled_topic, partition), 0
+                )
+        self._assigned = assigned
+        for partition, end in list(self._catching_up.items()):
+            tp = TopicPartition(self.polled_topic, partition)
+            if partition not in assigned or consumer.position(tp) >= end:
+                del self._catching_up[partition]
+        owned = assigned - self._catching_up.keys()
         if owned != self._owned:
             log.info("poller owns sources.polled partitions %s", sorted(owned))
         self._owned = owned

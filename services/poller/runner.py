@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from services.eventlog import EventLogError, TopicPartition
+from services.eventlog.base import partition_for_key
 from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
 from services.poller.config import SourceConfig, host_delays, sources_from_settings
 from services.poller.fetch import Fetcher, FetchOptions
@@ -90,6 +91,8 @@ class PollerService:
             topic(settings, "articles.published"), topic(settings, "sources.polled")
         )
         self.reports: list[PollReport] = []
+        #: source id -> its poll running now (a handover waits for it: ``_hand_over``)
+        self._polling: dict[str, asyncio.Task[None]] = {}
         self.rebuild_seconds: float | None = None
         self.published_positions: dict[TopicPartition, int] = {}
         #: The ownership in force while serving (which sources this process polls).
@@ -134,6 +137,19 @@ class PollerService:
             return self.ownership
         if not scaled:
             return AllSources()
+        loop = asyncio.get_running_loop()
+        partitions = self.context.log.list_topics()[self.topics.polled]
+
+        def hand_over(revoked: frozenset[int]) -> None:
+            """From the ownership thread: wait until the loop has handed these over."""
+            ids = [
+                s.id
+                for s in self.sources
+                if partition_for_key(s.id.encode(), partitions) in revoked
+            ]
+            done = asyncio.run_coroutine_threadsafe(self._hand_over(poller, ids), loop)
+            done.result(timeout=2 * RECORD_QUIET_TIMEOUT_S + 1)
+
         return PartitionOwnership(
             self.context.log,
             self.topics.polled,
@@ -142,7 +158,18 @@ class PollerService:
             known=poller.known,
             published_from=self.published_positions,
             group=group_name(self.context.settings),
+            on_revoked=hand_over,
         )
+
+    async def _hand_over(self, poller: Poller, source_ids: list[str]) -> None:
+        """Before sources move to another poller: their polls in flight finish and the
+        quiet polls not on the log yet are recorded, so the new owner, reading them, does
+        not poll them again within half an interval. Bounded: a hung fetch does not hold up
+        the group's rebalance for longer than ``RECORD_QUIET_TIMEOUT_S``."""
+        running = [task for sid in source_ids if (task := self._polling.get(sid)) is not None]
+        if running:
+            await asyncio.wait(running, timeout=RECORD_QUIET_TIMEOUT_S)
+        await _record_quiet(poller, source_ids)
 
     async def poll_once(
         self, sources: list[SourceConfig], *, force: bool = False
@@ -166,7 +193,7 @@ class PollerService:
             self.reports = await poller.poll_many(mine)
         finally:
             await _record_quiet(poller)
-            ownership.stop()
+            await asyncio.to_thread(ownership.stop)
             await poller.fetcher.aclose()
             poller.close()
 
@@ -200,7 +227,8 @@ class PollerService:
         finally:
             scheduler.shutdown(wait=False)
             await _record_quiet(poller)
-            ownership.stop()
+            # off the loop: leaving the group runs the handover hook, which needs the loop
+            await asyncio.to_thread(ownership.stop)
             await poller.fetcher.aclose()
             poller.close()
 
@@ -225,7 +253,13 @@ class PollerService:
             return
         if _polled_lately(poller, source):
             return
-        report = await poller.poll(source)
+        task = asyncio.current_task()
+        if task is not None:
+            self._polling[source.id] = task
+        try:
+            report = await poller.poll(source)
+        finally:
+            self._polling.pop(source.id, None)
         self.reports.append(report)
         if len(self.reports) > 1000:
             del self.reports[:500]

@@ -224,6 +224,44 @@ def test_a_source_that_moved_to_another_poller_gets_its_quiet_polls_recorded(
     assert sum(p.polls for p in recorded(sqlite_log)) == 6
 
 
+def test_a_handover_waits_for_the_poll_in_flight_then_records_every_quiet_poll(
+    server: FeedServer, sqlite_log: EventLog, clock: FakeClock
+) -> None:
+    """The rebalance hook's work (``PollerService._hand_over``): a poll of a moving source
+    that is still running finishes first, so its outcome is on the log with the quiet polls
+    before it when the new owner reads the partition."""
+    route = Route(rss(ITEMS))
+    src = source(server.add("/handover.xml", route))
+    ownership = Toggle()
+    context = ServiceContext(settings=Settings(), log=sqlite_log, clock=clock)
+    service = PollerService(context, [src], options=FAST, ownership=ownership)
+
+    async def scenario() -> tuple[int, int, int]:
+        poller = await service.start_poller(1)
+        try:
+            for _ in range(4):  # 200, then 304s: two records, two quiet polls
+                clock.advance(0.5)
+                await service._job(poller, ownership, src)
+            route.delay_s = 0.4
+            clock.advance(0.5)
+            in_flight = asyncio.create_task(service._job(poller, ownership, src))
+            while server.count("/handover.xml") < 5:  # the request has reached the server
+                await asyncio.sleep(0.01)
+            ownership.mine = False
+            await service._hand_over(poller, [src.id])
+            finished = in_flight.done()
+            await in_flight
+            return poller.unrecorded(src.id), int(finished), server.count("/handover.xml")
+        finally:
+            await poller.fetcher.aclose()
+            poller.close()
+
+    assert asyncio.run(scenario()) == (0, 1, 5)
+    polled = recorded(sqlite_log)
+    assert sum(p.polls for p in polled) == 5, "every poll, the one in flight too, is on the log"
+    assert polled[-1].polled_at == clock.now()  # the latest: the poll that was in flight
+
+
 def test_a_poll_recorded_late_is_counted_but_is_not_the_latest(clock: FakeClock) -> None:
     """After a handover the previous owner's quiet polls can land after the new owner's
     record: they count in the source's polls, the newer poll stays its health."""
