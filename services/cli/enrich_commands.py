@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,10 +19,13 @@ from rich.markup import escape
 
 from services.cli.common import ConfigOption
 from services.cli.output import Format, render
-from services.enricher import EnricherSettings
-from services.enricher.settings import build_enricher
 from services.runtime.settings import load_settings
-from services.text import Analysis, DataFileError
+
+if TYPE_CHECKING:
+    from services.text import Analysis
+
+# The enricher (NumPy, the gazetteer) is imported by the command: every ``tocsin`` command,
+# ``serve`` of the other services included, loads this module.
 
 __all__ = ["enrich", "read_article"]
 
@@ -157,6 +160,9 @@ def enrich(
     if fmt not in (Format.TABLE, Format.JSON):
         raise typer.BadParameter("--format must be table or json")
     load_settings(config)  # a broken config file is reported here as everywhere else
+    from services.enricher.settings import EnricherSettings, build_enricher
+    from services.text import DataFileError
+
     try:
         enricher = build_enricher(
             EnricherSettings(gazetteer=tuple(gazetteer or ()), taxonomy=taxonomy)

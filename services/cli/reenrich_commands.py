@@ -26,13 +26,10 @@ import typer
 
 from services.cli.common import ConfigOption, LogOption, event_log, settings
 from services.cli.progress import progress_bar
-from services.enricher.runner import build, enricher_settings, group_name
-from services.enricher.settings import EnricherSettings, build_enricher
 from services.eventlog import EventLog
 from services.runtime.bootstrap import topic
 from services.runtime.service import ServiceContext
 from services.runtime.shutdown import install_signal_handlers
-from services.text import DataFileError
 
 __all__ = ["reenrich"]
 
@@ -61,6 +58,11 @@ def reenrich(
     log_url: LogOption = None,
 ) -> None:
     """Re-enrich every stored article with a new enricher version (new gazetteer data)."""
+    # imported here: every ``tocsin`` command loads this module, the enricher brings NumPy
+    from services.enricher.runner import build, enricher_settings, group_name
+    from services.enricher.settings import EnricherSettings, build_enricher
+    from services.text import DataFileError
+
     cfg = settings(config, log_url)
     configured = enricher_settings(cfg)
     chosen = EnricherSettings(

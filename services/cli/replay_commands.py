@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -40,14 +40,18 @@ from services.cli.output import Format, render
 from services.cli.progress import progress_bar
 from services.eventlog import EventLog, Message
 from services.eventlog.codec import encode
-from services.rules.backtest import REPLAY_LABEL, RuleReport, simulate
-from services.rules.engine import Engine
 from services.rules.history import read_events
 from services.rules.loader import RuleSet, RulesetError, load_rules
-from services.rules.runner import RulesCore, activation
 from services.runtime.bootstrap import topic
 from services.runtime.clock import SystemClock
 from services.runtime.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from services.rules.backtest import RuleReport
+    from services.rules.runner import RulesCore
+
+# The engine (datasketch, SciPy) is imported where a replay runs: every ``tocsin`` command,
+# ``serve`` of the other services included, loads this module.
 
 __all__ = ["ReplayResult", "replay", "replay_history"]
 
@@ -150,6 +154,9 @@ class _Planner:
     """Decides, alert by alert, what a replay appends (see the module docstring)."""
 
     def __init__(self, ruleset: RuleSet, core: RulesCore, live: _LiveIndex, on_log: set[str]):
+        from services.rules.backtest import REPLAY_LABEL
+
+        self.label = REPLAY_LABEL
         self.ruleset = ruleset
         self.core = core
         self.live = live
@@ -172,7 +179,7 @@ class _Planner:
             rule.already.add(alert.alert_id)
             return
         rule.appended.add(alert.alert_id)
-        labels = {**alert.labels, REPLAY_LABEL: self.ruleset.version}
+        labels = {**alert.labels, self.label: self.ruleset.version}
         emit = self.core.emit(alert.model_copy(update={"labels": labels}), cause)
         self.pending.append(encode(emit.event, topic=emit.topic, key=emit.key))
 
@@ -181,6 +188,8 @@ def _read_live(
     elog: EventLog, alerts_topic: str, ruleset: RuleSet, lead_ms: int, since_ms: int, until_ms: int
 ) -> tuple[_LiveIndex, set[str], dict[str, RuleReport]]:
     """The live alerts (index and per-rule reports) and every alert event id on the log."""
+    from services.rules.backtest import REPLAY_LABEL, RuleReport
+
     live = _LiveIndex()
     on_log: set[str] = set()
     reports = {r.id: RuleReport(r.id, r.version) for r in ruleset.rules}
@@ -209,6 +218,10 @@ def replay_history(
     show_progress: bool = False,
 ) -> ReplayResult:
     """Replay ``[since, until)`` through ``ruleset``; append its new alerts unless dry-run."""
+    from services.rules.backtest import RuleReport, simulate
+    from services.rules.engine import Engine
+    from services.rules.runner import RulesCore, activation
+
     enriched_topic = topic(cfg, "articles.enriched")
     alerts_topic = topic(cfg, "alerts.raised")
     rulesets_topic = topic(cfg, "rulesets")

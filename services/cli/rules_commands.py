@@ -14,7 +14,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,13 +22,16 @@ from schemas import ArticleEnriched, ArticlePublished
 from schemas.ids import article_id, content_hash
 from services.cli.common import ConfigOption, LogOption, settings
 from services.cli.output import Format, render
-from services.rules.backtest import backtest
-from services.rules.engine import Engine
-from services.rules.evaluate import Explanation
 from services.rules.loader import RuleSet, RulesetError, load_rules
 from services.runtime.bootstrap import topic
 from services.runtime.settings import ConfigError
-from services.text import analyse, enriched_fields
+
+if TYPE_CHECKING:
+    from services.rules.evaluate import Explanation
+
+# The engine (datasketch, SciPy) and the text analysis (NumPy) are imported by the commands
+# that use them: every ``tocsin`` command, ``serve`` of the other services included, loads
+# this module.
 
 __all__ = ["app"]
 
@@ -110,6 +113,8 @@ def enrich_text(title: str, text: str, hint: str | None = None) -> ArticleEnrich
         language_hint=hint,
         content_hash=content_hash(title, text),
     )
+    from services.text import analyse, enriched_fields
+
     fields = enriched_fields(analyse(title, text, hint))
     return ArticleEnriched(article=article, enricher_version="cli", **fields)
 
@@ -128,6 +133,8 @@ def match_command(
     title, text, hint = read_text(source)
     if not (title or text).strip():
         raise typer.BadParameter("the text is empty")
+    from services.rules.engine import Engine
+
     event = enrich_text(title, text, hint)
     engine = Engine(ruleset)
     explained = engine.evaluator.explain(event)
@@ -204,6 +211,7 @@ def test_command(
     ruleset = _load([file])
     cfg = settings(config, log)
     from services.eventlog import open_log
+    from services.rules.backtest import backtest
 
     with open_log(cfg.log, **cfg.log_options()) as elog:
         reports, articles = backtest(
