@@ -16,15 +16,15 @@ import pytest
 
 HEAVY = ("numpy", "scipy", "datasketch", "fastapi")
 
-PROBE = """
+PROBE = f"""
 import json, sys
 import services.cli.app
 from services.registry import service_factory
 name = sys.argv[1]
 if name:
     service_factory(name)
-print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
-""".format(heavy=HEAVY)
+print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+"""
 
 
 def _loaded(service: str) -> set[str]:
