@@ -473,9 +473,11 @@ class EventLog(ABC):
         """A consumer of ``topics`` in ``group`` (None: every partition, no commits).
 
         ``on_revoked`` is Kafka's rebalance-listener hook, on every backend: called with the
-        partitions this member is about to give up, while it still owns them (it may commit
-        for them), and before any other member gets them. It runs inside ``poll`` (on Kafka
-        in the client's network thread, which it blocks: keep it short) and must not raise.
+        partitions this member is about to give up, while it still owns them and before any
+        other member gets them, so what it appends (through the log) is there for the next
+        owner. It runs inside ``poll`` (on Kafka in the client's network thread, which it
+        blocks: keep it short, and do not call the consumer from it, not even to commit);
+        what it raises is logged, and the partitions go all the same.
         On Kafka's eager protocol a rebalance revokes every partition, including those the
         member gets back; after a crash or an expired session it is called late or never."""
 

@@ -66,7 +66,7 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         try:
             if self.hook is not None:
-                self.hook(tps)  # still owned while it runs: it may commit for them
+                self.hook(tps)  # still ours while it runs (see EventLog.consumer)
         except Exception:  # kafka-python would fail the next poll with it
             log.exception("the rebalance hook failed for %s", sorted(tps))
         finally:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -81,6 +82,8 @@ from services.eventlog.errors import (
 )
 from services.eventlog.groups import range_assign
 from services.eventlog.options import merged_options
+
+log = logging.getLogger(__name__)
 
 # 2: a records_<tp_id> table per partition, headers a ``pack_headers`` BLOB (1: one records
 # table keyed tp_id << 40 | offset, headers as JSON text)
@@ -623,8 +626,18 @@ class SqliteConsumer(Consumer):
         # (and outside the write lock: it may append or commit) and before anyone takes it.
         leaving = self._sync_membership(release=False)
         if leaving:
-            self._on_revoked(leaving)
+            self._revoking(leaving)
             self._sync_membership(release=True)
+
+    def _revoking(self, tps: frozenset[TopicPartition]) -> None:
+        """The ``on_revoked`` hook; a failing hook is logged and the partitions still go, as
+        on Kafka (a member that cannot hand over must not keep them from the others)."""
+        if self._on_revoked is None:
+            return
+        try:
+            self._on_revoked(tps)
+        except Exception:
+            log.exception("the rebalance hook failed for %s", sorted(tps))
 
     def _sync_membership(self, *, release: bool) -> frozenset[TopicPartition]:
         """One heartbeat transaction: take the free partitions of this member's share and,
@@ -833,8 +846,8 @@ class SqliteConsumer(Consumer):
             return
         try:
             if self.group is not None:
-                if self._on_revoked is not None and self._owned:
-                    self._on_revoked(self._owned)  # as Kafka's close: still the owner here
+                if self._owned:
+                    self._revoking(self._owned)  # as Kafka's close: still the owner here
                 with self._db.write() as conn:
                     conn.execute(
                         "DELETE FROM group_members WHERE grp = ? AND member = ?",

@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from eventlog_helpers import append_each, drain, settle
+from eventlog_helpers import append_each, drain, settle, settle_apart
 
 from services.eventlog import (
     Consumer,
@@ -213,7 +213,7 @@ def test_on_revoked_runs_while_the_member_still_owns_what_it_gives_up(
         b = log.consumer([name], group=group)
         consumers.append(b)
         try:
-            seen = settle(
+            seen = settle_apart(
                 [a, b],
                 lambda: (
                     len(a.assignment()) == len(b.assignment()) == 1
@@ -231,6 +231,31 @@ def test_on_revoked_runs_while_the_member_still_owns_what_it_gives_up(
                 (tp, value) for tp in moved for value in (b"read by a", b"handed over")
             ]
             assert all(ends[tp] == 2 for tp in moved)
+        finally:
+            b.close()
+    finally:
+        a.close()
+
+
+def test_a_failing_on_revoked_hook_does_not_keep_the_partitions(
+    log: EventLog, make_topic, group: str
+) -> None:
+    name = make_topic(partitions=2)
+    everything = {TopicPartition(name, p) for p in range(2)}
+    failed: list[frozenset[TopicPartition]] = []
+
+    def broken(tps: frozenset[TopicPartition]) -> None:
+        failed.append(tps)
+        raise RuntimeError("the hook is broken")
+
+    a = log.consumer([name], group=group, on_revoked=broken)
+    try:
+        settle([a], lambda: a.assignment() == everything)
+        b = log.consumer([name], group=group)
+        try:
+            settle_apart([a, b], lambda: len(a.assignment()) == len(b.assignment()) == 1)
+            assert failed, "the hook ran (and raised)"
+            assert a.assignment() | b.assignment() == everything
         finally:
             b.close()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -37,4 +38,45 @@ def settle(
             seen[i].extend(c.poll(max_records=500, timeout_s=0.05))
         if until():
             return seen
+    raise AssertionError("the consumers did not settle in time")
+
+
+def settle_apart(
+    consumers: list[Consumer], until: Callable[[], bool], timeout_s: float = 30.0
+) -> dict[int, list[Record]]:
+    """``settle`` with each consumer polled by a thread of its own, as services drive them.
+
+    Polled in turn from one thread, Kafka consumers that join an established group can take
+    20 s or more to settle against the test broker (a member's join waits while the other
+    is not polling); each in its own thread they settle in about a second.
+    """
+    seen: dict[int, list[Record]] = {i: [] for i in range(len(consumers))}
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def drive(i: int, consumer: Consumer) -> None:
+        try:
+            while not done.is_set():
+                seen[i].extend(consumer.poll(max_records=500, timeout_s=0.05))
+        except BaseException as exc:  # reported by the caller's thread
+            errors.append(exc)
+            done.set()
+
+    threads = [
+        threading.Thread(target=drive, args=(i, c), daemon=True) for i, c in enumerate(consumers)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not done.is_set():
+            if until():
+                return seen
+            time.sleep(0.02)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=10)
+    if errors:
+        raise errors[0]
     raise AssertionError("the consumers did not settle in time")
