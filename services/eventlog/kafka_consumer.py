@@ -52,9 +52,10 @@ log = logging.getLogger(__name__)
 
 
 class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """kafka-python's rebalance listener: runs ``on_revoked`` and keeps the partitions
-    revoked until the join completes out of ``assignment`` (kafka-python still lists them,
-    and a join can outlast a ``poll``, whose caller must not think them still its own)."""
+    """kafka-python's rebalance listener: runs ``on_revoked``, then leaves the revoked
+    partitions out of ``assignment`` until the join completes (kafka-python still lists
+    them, and a join can outlast a ``poll``, whose caller must not think them still its
+    own)."""
 
     def __init__(self, hook: OnRevoked | None) -> None:
         self.hook = hook

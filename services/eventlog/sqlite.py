@@ -623,7 +623,7 @@ class SqliteConsumer(Consumer):
             self._sync_membership(release=True)
             return
         # Two steps, so that the hook runs while this member still owns what it gives up
-        # (and outside the write lock: it may append or commit) and before anyone takes it.
+        # (and outside the write lock: it may append to the log) and before anyone takes it.
         leaving = self._sync_membership(release=False)
         if leaving:
             self._revoking(leaving)
