@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def test_the_new_owner_knows_the_previous_owners_last_polls_before_it_owns_a_sou
         log_b.close()
 
 
-def _wait(cond, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if cond():
