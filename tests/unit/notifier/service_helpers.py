@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from notifier_support import raised_event
+from waiting import wait_until
 
 from schemas import AlertDelivered, AlertDeliveryFailed, AlertRaised
 from services.eventlog import EventLog
@@ -35,13 +36,7 @@ def outcomes(elog: EventLog) -> list[AlertDelivered | AlertDeliveryFailed]:
     ]
 
 
-def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+wait_for = partial(wait_until, timeout_s=10.0)
 
 
 @contextmanager

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from waiting import wait_until as _wait
 
 from schemas import PollStatus, SourcePolled
 from services.eventlog import EventLog, open_log
@@ -146,12 +147,3 @@ def test_the_new_owner_knows_the_previous_owners_last_polls_before_it_owns_a_sou
         b.stop()
         log_a.close()
         log_b.close()
-
-
-def _wait(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")

@@ -3,22 +3,17 @@ survivor takes over a stopped poller's sources (SQLite's DB-coordinated groups).
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from pathlib import Path
+
+from waiting import wait_until
 
 from services.eventlog import open_log
 from services.poller.assignment import PartitionOwnership
 from services.runtime.bootstrap import tocsin_topics
 from services.runtime.settings import Settings
 
-
-def _wait(cond, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+_wait = partial(wait_until, timeout_s=15.0)
 
 
 def test_two_pollers_split_sources_and_one_takes_over(tmp_path: Path) -> None:

@@ -19,12 +19,13 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 from feed_server import FAST, FeedServer, Route, rss
 from kafka_broker import delete_topics, kafka_test_url
+from waiting import wait_until as _wait
 
 from services.eventlog import open_log
 from services.eventlog.base import partition_for_key
@@ -39,15 +40,6 @@ pytestmark = pytest.mark.kafka
 
 EVERY_S = 1.0
 SOURCES = 12
-
-
-def _wait(cond: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not reached in {timeout_s:g} s: {what}")
 
 
 class RunningPoller:
