@@ -117,8 +117,12 @@ class PartitionOwnership:
         #: Set once the group first gave this process partitions (see ``wait_assigned``).
         self.assigned = threading.Event()
 
+    def partition_of(self, source_id: str) -> int:
+        """The ``sources.polled`` partition the source's events (and its ownership) are on."""
+        return partition_for_key(source_id.encode(), self.partitions)
+
     def owns(self, source_id: str) -> bool:
-        return partition_for_key(source_id.encode(), self.partitions) in self._owned
+        return self.partition_of(source_id) in self._owned
 
     def wait_assigned(self, timeout_s: float) -> bool:
         """Wait until the group first gave this process partitions; False on timeout (a

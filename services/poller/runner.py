@@ -23,7 +23,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from services.eventlog import EventLogError, TopicPartition
-from services.eventlog.base import partition_for_key
 from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
 from services.poller.config import SourceConfig, host_delays, sources_from_settings
 from services.poller.fetch import Fetcher, FetchOptions
@@ -138,19 +137,14 @@ class PollerService:
         if not scaled:
             return AllSources()
         loop = asyncio.get_running_loop()
-        partitions = self.context.log.list_topics()[self.topics.polled]
 
         def hand_over(revoked: frozenset[int]) -> None:
             """From the ownership thread: wait until the loop has handed these over."""
-            ids = [
-                s.id
-                for s in self.sources
-                if partition_for_key(s.id.encode(), partitions) in revoked
-            ]
+            ids = [s.id for s in self.sources if ownership.partition_of(s.id) in revoked]
             done = asyncio.run_coroutine_threadsafe(self._hand_over(poller, ids), loop)
             done.result(timeout=2 * RECORD_QUIET_TIMEOUT_S + 1)
 
-        return PartitionOwnership(
+        ownership = PartitionOwnership(
             self.context.log,
             self.topics.polled,
             self.topics.published,
@@ -160,6 +154,7 @@ class PollerService:
             group=group_name(self.context.settings),
             on_revoked=hand_over,
         )
+        return ownership
 
     async def _hand_over(self, poller: Poller, source_ids: list[str]) -> None:
         """Before sources move to another poller: their polls in flight finish and the
