@@ -18,7 +18,8 @@ polls exactly the sources whose partition it owns:
   records its quiet polls not on the log yet (``Poller.record_quiet``), all before the
   group moves them; the new owner counts a gained partition as its own only once it has
   read it to the end it had when assigned, so it knows the previous owner's last poll of
-  each source and does not poll it again within half an interval (``runner._polled_lately``);
+  each source, and polls it next one interval after that poll (``runner._resume``, told
+  of the gain by ``take_gained``);
 - the tail of ``articles.published`` (read by every poller) keeps each poller's set of
   known articles current with what the others publish, so a source that moves is not
   re-published by its new owner.
@@ -40,6 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -111,6 +113,8 @@ class PartitionOwnership:
         self._assigned: frozenset[int] = frozenset()
         self._catching_up: dict[int, int] = {}
         self._owned: frozenset[int] = frozenset()
+        #: partitions owned since the runner last asked (``take_gained``)
+        self._gained: deque[frozenset[int]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
@@ -132,6 +136,14 @@ class PartitionOwnership:
     @property
     def owned_partitions(self) -> frozenset[int]:
         return self._owned
+
+    def take_gained(self) -> frozenset[int]:
+        """The partitions that became owned here since the last call, each reported once: at
+        a join, a departure or a takeover, and when a rebalance gives back what it revoked."""
+        gained: frozenset[int] = frozenset()
+        while self._gained:
+            gained |= self._gained.popleft()
+        return gained
 
     def start(self) -> None:
         if self._thread is None:
@@ -212,6 +224,8 @@ class PartitionOwnership:
         owned = assigned - self._catching_up.keys()
         if owned != self._owned:
             log.info("poller owns sources.polled partitions %s", sorted(owned))
+            if owned - self._owned:
+                self._gained.append(owned - self._owned)
         self._owned = owned
         self.ready.set()
         if owned:

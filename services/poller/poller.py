@@ -343,6 +343,17 @@ class Poller:
         self.health.apply_polled(polled)
         return report
 
+    def last_polled_at(self, source_id: str) -> datetime | None:
+        """The source's latest poll known here: on the log (by whichever poller made it) or
+        quiet and not recorded yet (by this one)."""
+        health = self.health.by_source.get(source_id)
+        quiet = self._unrecorded.get(source_id)
+        known = [
+            *(() if health is None else (health.last.polled_at,)),
+            *(() if quiet is None else (quiet[1].polled_at,)),
+        ]
+        return max(known, default=None)
+
     def unrecorded(self, source_id: str) -> int:
         """Quiet polls of the source not on the log yet."""
         return self._unrecorded.get(source_id, (0, None))[0]

@@ -3,10 +3,14 @@
 One asyncio loop holds the shared httpx client, the APScheduler ``AsyncIOScheduler`` and
 the polls. Each enabled source is one job (interval or cron trigger, with jitter;
 ``max_instances=1`` so a slow poll is never doubled; ``coalesce=True`` so missed runs
-collapse into one). The first poll of each source happens at start, spread over its jitter.
+collapse into one). The first poll of a source comes one interval after its last poll on
+record, or at start (spread over its jitter, at most 5 s) when that moment has passed.
 
 With several poller processes on one log, an ``Ownership`` (see ``assignment``) says which
-sources this process polls; a job for a source owned elsewhere returns at once.
+sources this process polls; a job for a source owned elsewhere returns at once. When the
+group gives this process sources (a poller joined or left, or a rebalance gave back what it
+had revoked), their next polls are moved to one interval after their last (``_resume``):
+left on this process's schedule, they would wait for its next run, up to an interval later.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ ASSIGNMENT_WAIT_S = 30.0
 
 #: How long a stop or a handover waits to record the quiet polls not on the log yet.
 RECORD_QUIET_TIMEOUT_S = 5.0
+#: A gained source's next run is moved only when it is further than this from when it is due.
+RESUME_SLACK_S = 0.1
 
 
 def group_name(settings: Settings) -> str:
@@ -198,12 +204,14 @@ class PollerService:
         self.active_ownership = ownership
         ownership.start()
         await self._await_assignment(ownership)
+        take_gained = ownership.take_gained if isinstance(ownership, PartitionOwnership) else None
+        if take_gained is not None:
+            take_gained()  # the first assignment: the schedule below starts from it
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
         now = datetime.now(UTC)
         for source in self.sources:
             if not source.enabled:
                 continue
-            first = now + timedelta(seconds=random.uniform(0, min(source.jitter_s, 5.0)))
             scheduler.add_job(
                 self._job,
                 trigger_for(source),
@@ -213,12 +221,15 @@ class PollerService:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=max(1, int(source.interval_s)),
-                next_run_time=first,
+                next_run_time=_next_poll_at(poller, source, now),
             )
         scheduler.start()
         try:
             while not self.context.stop.is_set():
                 await asyncio.sleep(0.2)
+                if take_gained is not None and (gained := take_gained()):
+                    assert isinstance(ownership, PartitionOwnership)
+                    self._resume(scheduler, poller, ownership, gained)
         finally:
             scheduler.shutdown(wait=False)
             await _record_quiet(poller)
@@ -226,6 +237,43 @@ class PollerService:
             await asyncio.to_thread(ownership.stop)
             await poller.fetcher.aclose()
             poller.close()
+
+    def _resume(
+        self,
+        scheduler: AsyncIOScheduler,
+        poller: Poller,
+        ownership: PartitionOwnership,
+        partitions: frozenset[int],
+    ) -> int:
+        """Moves the next runs of the sources on ``partitions``, just gained, to one interval
+        after their last poll (by whichever poller made it), or to now when that has passed.
+
+        Why: this process's schedule runs at another phase than the previous owner's. Left
+        alone, a gained source waits for this schedule's next run: up to an interval late,
+        or (after a rebalance that revoked and gave back the partition, as Kafka's eager
+        protocol does at every join) a whole interval more for the run skipped while it was
+        not owned; or early, a poll less than an interval after the previous owner's.
+        Returns the jobs moved."""
+        now = datetime.now(UTC)
+        moved = 0
+        for source in self.sources:
+            if (
+                not source.enabled
+                or source.cron
+                or source.id in self._polling
+                or ownership.partition_of(source.id) not in partitions
+            ):
+                continue
+            job = scheduler.get_job(source.id)
+            if job is None or job.next_run_time is None:
+                continue
+            due = _next_poll_at(poller, source, now)
+            if abs((job.next_run_time - due).total_seconds()) > RESUME_SLACK_S:
+                job.modify(next_run_time=due)
+                moved += 1
+        if moved:
+            log.info("poller: %d gained sources rescheduled from their last polls", moved)
+        return moved
 
     async def _await_assignment(self, ownership: Ownership) -> None:
         """The first polls are due at start: scheduled before the group gave this process its
@@ -277,10 +325,20 @@ async def _record_quiet(poller: Poller, source_ids: list[str] | None = None) -> 
         log.warning("poller: could not record the last quiet polls: %s", exc or "timed out")
 
 
+def _next_poll_at(poller: Poller, source: SourceConfig, now: datetime) -> datetime:
+    """One interval after the source's last poll known here, or now (spread over its
+    jitter, at most 5 s) when that has passed or the source was never polled."""
+    soonest = now + timedelta(seconds=random.uniform(0, min(source.jitter_s, 5.0)))
+    last = None if source.cron else poller.last_polled_at(source.id)
+    if last is None:
+        return soonest
+    return max(soonest, last + timedelta(seconds=source.interval_s))
+
+
 def _polled_lately(poller: Poller, source: SourceConfig) -> bool:
-    """Whether another poller polled the source less than half an interval ago: its
-    partition just moved here, and this poller's schedule runs at another phase than the
-    previous owner's. Its next run comes a whole interval after that poll."""
+    """Whether the log has a poll of the source less than half an interval old: a run that
+    came before ``_resume`` moved it (its partition just moved here, and the previous owner
+    polled it at another phase). Its next run comes a whole interval after that poll."""
     health = poller.health.by_source.get(source.id)
     if health is None or source.cron:
         return False
