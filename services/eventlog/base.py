@@ -478,8 +478,9 @@ class EventLog(ABC):
         owner. It runs inside ``poll`` (on Kafka in the client's network thread, which it
         blocks: keep it short, and do not call the consumer from it, not even to commit);
         what it raises is logged, and the partitions go all the same.
-        On Kafka's eager protocol a rebalance revokes every partition, including those the
-        member gets back; after a crash or an expired session it is called late or never."""
+        On Kafka's cooperative protocol (the default) it names only the partitions that
+        move; on the eager one (``assignor=range``) every partition, including those the
+        member gets back. After a crash or an expired session it is called late or never."""
 
     @abstractmethod
     def end_offsets(self, topics: Iterable[str] | None = None) -> dict[TopicPartition, int]:

@@ -13,10 +13,16 @@ reading. Why it does what it does:
   accept it (it checks the generation, not ownership), and the embedded backends refuse it.
 - After a ``RebalanceError`` the consumer rewinds the partitions it still owns to their
   committed offsets, so the dropped batch is read again instead of skipped.
-- ``on_revoked`` runs in kafka-python's ``ConsumerRebalanceListener``: before the
-  JoinGroup of a rebalance (eager protocol: with every partition owned), at close, and
-  when the membership was lost, in the client's network thread. From then until the join
-  completes, ``assignment`` leaves the revoked partitions out.
+- Groups use the cooperative protocol by default (KIP-429, kafka-python's
+  ``CooperativeStickyAssignor``; ``KafkaOptions.assignor``): a rebalance revokes only the
+  partitions that change owner, in a first round, and gives them to their new owner in a
+  second; the partitions a member keeps are never paused. ``range`` is the eager protocol,
+  which revokes every partition of every member before each JoinGroup.
+- ``on_revoked`` runs in kafka-python's ``ConsumerRebalanceListener``, in the client's
+  network thread: with the partitions that move once the first round has settled who
+  keeps what (cooperative; nobody else owns them until this member rejoins), or before the
+  JoinGroup with every partition (eager); at close; and when the membership was lost. From
+  then until a join completes, ``assignment`` leaves the revoked partitions out.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.structs import OffsetAndMetadata
 
 from services.eventlog.base import (
@@ -49,6 +57,11 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+
+_ASSIGNORS: dict[str, tuple[Any, ...]] = {
+    "cooperative-sticky": (CooperativeStickyAssignor,),
+    "range": (RangePartitionAssignor,),
+}
 
 
 class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -106,6 +119,7 @@ class KafkaLogConsumer(Consumer):
             "session_timeout_ms": options.session_timeout_ms,
             "heartbeat_interval_ms": options.heartbeat_interval_ms,
             "fetch_max_wait_ms": options.fetch_max_wait_ms,
+            "partition_assignment_strategy": _ASSIGNORS[options.assignor],
         }
         self._consumer: Any = build_client(
             KafkaConsumer, options, "connecting (consumer)", **config

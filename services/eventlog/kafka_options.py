@@ -25,6 +25,8 @@ _COMPRESSIONS: tuple[str, ...] = ("none", "gzip", "snappy", "lz4", "zstd")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER")
 _SECRETS = ("sasl_plain_password", "ssl_password")
+Assignor = Literal["cooperative-sticky", "range"]
+_ASSIGNORS: tuple[str, ...] = ("cooperative-sticky", "range")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,12 @@ class KafkaOptions:
     #: as soon as records arrive, so the wait costs no latency there; the test broker (Tansu)
     #: holds the fetch anyway, which adds up to the wait to every hop (see bench/pipeline.py)
     fetch_max_wait_ms: int = 500
+    #: how a consumer group shares partitions. cooperative-sticky (KIP-429): a rebalance
+    #: moves only the partitions that change owner, and the other members keep consuming;
+    #: range: Kafka's classic eager protocol, every member gives up every partition at each
+    #: rebalance. Every member of a group must use the same one (kafka-python cannot offer
+    #: both), so switching means stopping the group's members first.
+    assignor: Assignor = "cooperative-sticky"
     replication_factor: int = 1
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -234,6 +242,7 @@ _PARSERS: dict[str, Any] = {
     "session_timeout_ms": _positive_ms(1),
     "heartbeat_interval_ms": _positive_ms(1),
     "fetch_max_wait_ms": _positive_ms(0),
+    "assignor": _choice(_ASSIGNORS),
     "replication_factor": _replication,
     "security_protocol": _choice(_SECURITY_PROTOCOLS, upper=True),
     "sasl_mechanism": _choice(_SASL_MECHANISMS, upper=True),

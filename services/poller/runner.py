@@ -251,8 +251,9 @@ class PollerService:
         Why: this process's schedule runs at another phase than the previous owner's. Left
         alone, a gained source waits for this schedule's next run: up to an interval late,
         or (after a rebalance that revoked and gave back the partition, as Kafka's eager
-        protocol does at every join) a whole interval more for the run skipped while it was
-        not owned; or early, a poll less than an interval after the previous owner's.
+        protocol, ``assignor=range``, does at every join) a whole interval more for the run
+        skipped while it was not owned; or early, a poll less than an interval after the
+        previous owner's.
         Returns the jobs moved."""
         now = datetime.now(UTC)
         moved = 0

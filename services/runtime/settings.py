@@ -75,6 +75,11 @@ class KafkaSettings(_Section):
         description="how long the broker may hold an empty fetch (Apache Kafka answers when "
         "records arrive; lower it only for a broker that does not)",
     )
+    assignor: Literal["cooperative-sticky", "range"] = Field(
+        default="cooperative-sticky",
+        description="how consumer groups share partitions: cooperative-sticky moves only what "
+        "changes owner at a rebalance; range is the eager protocol (one for the whole group)",
+    )
     replication_factor: int = Field(default=1, ge=-1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from eventlog_helpers import settle_apart
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.partitioner import DefaultPartitioner
@@ -444,6 +445,60 @@ def test_group_of_two_splits_partitions_and_the_survivor_takes_over(
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("assignor", ["cooperative-sticky", "range"])
+def test_a_join_revokes_only_what_moves_with_the_cooperative_assignor(
+    kafka_bootstrap: str, new_topic: TopicFactory, assignor: str
+) -> None:
+    """cooperative-sticky (the default, KIP-429): when a member joins, the first keeps
+    consuming the partitions it keeps and gives up only those that move; range (Kafka's
+    eager protocol) revokes everything from everyone at each rebalance."""
+    topic = new_topic(4)
+    everything = {TopicPartition(topic, p) for p in range(4)}
+    group = _unique("join")
+    revoked: list[frozenset[TopicPartition]] = []
+    with open_log(kafka_test_url(kafka_bootstrap), assignor=assignor) as log:
+        first = log.consumer([topic], group=group, on_revoked=revoked.append)
+        second: Consumer | None = None
+        try:
+            settle_apart([first], lambda: first.assignment() == everything)
+            assert not revoked
+            second = log.consumer([topic], group=group)
+            joined = second
+            held: list[frozenset[TopicPartition]] = []  # the first's, sampled during the join
+
+            def split() -> bool:
+                held.append(first.assignment())
+                a, b = first.assignment(), joined.assignment()
+                return len(a) == len(b) == 2 and a | b == everything
+
+            settle_apart([first, second], split)
+            moved, kept = second.assignment(), first.assignment()
+            if assignor == "cooperative-sticky":
+                assert frozenset().union(*revoked) == moved  # only what moved, once
+                assert all(kept <= sample for sample in held), "kept partitions never paused"
+            else:
+                assert revoked[0] == everything  # eager: everything, kept partitions too
+                assert any(not (kept <= sample) for sample in held)
+        finally:
+            if second is not None:
+                second.close()
+            first.close()
+
+
+def test_the_assignor_option_is_checked_and_reaches_the_consumer(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    with pytest.raises(FatalError, match="assignor"):
+        parse_options("kafka://localhost:9092?assignor=sticky", {})
+    topic = new_topic(1)
+    with (
+        open_log(kafka_test_url(kafka_bootstrap)) as log,
+        log.consumer([topic], group=_unique("opt")) as consumer,
+    ):
+        strategy = consumer._consumer.config["partition_assignment_strategy"]  # type: ignore[attr-defined]
+        assert [s.name for s in strategy] == ["cooperative-sticky"]
 
 
 def test_commit_after_losing_a_partition_raises_rebalance_and_rewinds(

@@ -125,3 +125,17 @@ def test_a_variable_holds_a_value_not_yaml(tmp_path: Path, monkeypatch: pytest.M
     config.write_text("kafka:\n  client_id: ${CLIENT}\n", encoding="utf-8")
     monkeypatch.setenv("CLIENT", "desk: [eu]")
     assert load_settings(config).kafka.client_id == "desk: [eu]"
+
+
+def test_the_kafka_assignor_reaches_the_log_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("log: kafka://k1:9092\n", encoding="utf-8")
+    assert load_settings(config).log_options()["assignor"] == "cooperative-sticky"
+    monkeypatch.setenv("TOCSIN_KAFKA__ASSIGNOR", "range")
+    assert load_settings(config).log_options()["assignor"] == "range"
+    monkeypatch.delenv("TOCSIN_KAFKA__ASSIGNOR")
+    config.write_text("log: kafka://k1:9092\nkafka: {assignor: sticky}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"kafka\.assignor"):
+        load_settings(config)
