@@ -66,27 +66,36 @@ def test_the_next_poll_is_one_interval_after_the_last_known_poll(sqlite_log: Eve
         ]
     )
     now = clock.now()
+
+    def spread(source: SourceConfig) -> list[float]:
+        return [(_next_poll_at(poller, source, now) - now).total_seconds() for _ in range(200)]
+
+    def spread_within(source: SourceConfig, bound: float) -> bool:
+        """A random moment in [now, now + bound): not in lockstep with other sources."""
+        times = spread(source)
+        return all(0 <= t < bound for t in times) and max(times) - min(times) > bound / 2
+
     try:
-        assert _next_poll_at(poller, every, now) == now  # never polled: at once
+        assert spread_within(every, 5.0)  # never polled: within the interval, at most 5 s
         poller.health.apply_polled(_polled(every, now - timedelta(seconds=2)))
-        assert _next_poll_at(poller, every, now) == now + timedelta(seconds=8)
+        assert set(spread(every)) == {8.0}  # one interval after the last poll
         poller.health.apply_polled(_polled(every, now - timedelta(seconds=25)))  # older: kept
-        assert _next_poll_at(poller, every, now) == now + timedelta(seconds=8)
+        assert set(spread(every)) == {8.0}
         poller.health.apply_polled(_polled(cron, now - timedelta(seconds=2)))
-        assert _next_poll_at(poller, cron, now) == now  # a cron source runs on its own times
+        assert spread_within(cron, 5.0)  # a cron source runs on its own times
 
         # a quiet poll not on the log yet counts: it is this poller's own latest poll
         poller.health.apply_polled(_polled(quiet, now - timedelta(seconds=30)))
-        assert _next_poll_at(poller, quiet, now) == now  # overdue
+        assert spread_within(quiet, 5.0)  # long overdue (20 s): spread
+        poller.health.apply_polled(_polled(quiet, now - timedelta(seconds=13)))
+        assert set(spread(quiet)) == {0.0}  # late by 3 s, less than 5: at once
         poller._unrecorded[quiet.id] = (3, _polled(quiet, now - timedelta(seconds=4)))
         assert poller.last_polled_at(quiet.id) == now - timedelta(seconds=4)
-        assert _next_poll_at(poller, quiet, now) == now + timedelta(seconds=6)
+        assert set(spread(quiet)) == {6.0}
 
-        # an overdue source with jitter is spread over it (at most 5 s), never before now
-        jittery = load_sources([{"id": "j", "url": "https://d.example/f", "every": 60}])[0]
-        assert jittery.jitter_s == 6.0
-        spread = [(_next_poll_at(poller, jittery, now) - now).total_seconds() for _ in range(50)]
-        assert all(0 <= s <= 5.0 for s in spread) and max(spread) > 0
+        # a source polled every second is spread over one second, whatever its jitter
+        fast = load_sources([{"id": "f", "url": "https://d.example/f", "every": 1, "jitter": 0}])
+        assert spread_within(fast[0], 1.0)
     finally:
         poller.close()
 
@@ -111,12 +120,12 @@ def test_resume_moves_the_gained_sources_to_one_interval_after_their_last_poll(
     gained = ownership.partition_of("src-0")
     mine = [s for s in sources if ownership.partition_of(s.id) == gained and not s.cron]
     others = [s for s in sources if s not in mine]  # other partitions, and the cron source
-    assert len(mine) >= 4 and others, "the sources must cover the gained partition and others"
-    overdue, never, busy = mine[1], mine[2], mine[3]
+    assert len(mine) >= 5 and others, "the sources must cover the gained partition and others"
+    overdue, never, busy, late = mine[1], mine[2], mine[3], mine[4]
     now = datetime.now(UTC)
     for source in sources:
         if source is not never:
-            ago = 30 if source is overdue else 4
+            ago = 30 if source is overdue else 12 if source is late else 4
             poller.health.apply_polled(_polled(source, now - timedelta(seconds=ago)))
     service._polling[busy.id] = None  # type: ignore[assignment]  # a poll in flight
 
@@ -139,8 +148,9 @@ def test_resume_moves_the_gained_sources_to_one_interval_after_their_last_poll(
         poller.close()
     after = {sid: (at - now).total_seconds() for sid, at in runs.items()}
     assert after[mine[0].id] == pytest.approx(6.0, abs=0.01)  # polled 4 s ago: due in 6 s
-    assert 0 <= after[overdue.id] < 1  # polled 30 s ago: at once
-    assert 0 <= after[never.id] < 1  # never polled: at once
+    assert 0 <= after[overdue.id] < 5  # polled 30 s ago, 20 s overdue: spread over 5 s
+    assert 0 <= after[never.id] < 5  # never polled: the same
+    assert after[late.id] == pytest.approx(0.0, abs=0.05)  # 2 s overdue: at once
     assert after[busy.id] == pytest.approx(9.0, abs=0.01)  # its poll is running: left alone
     for source in others:  # not gained, or a cron source: left on this poller's schedule
         assert after[source.id] == pytest.approx(9.0, abs=0.01), source.id
