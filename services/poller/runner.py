@@ -208,9 +208,9 @@ class PollerService:
         self.active_ownership = ownership
         ownership.start()
         await self._await_assignment(ownership)
-        take_gained = ownership.take_gained if isinstance(ownership, PartitionOwnership) else None
-        if take_gained is not None:
-            take_gained()  # the first assignment: the schedule below starts from it
+        partitioned = ownership if isinstance(ownership, PartitionOwnership) else None
+        if partitioned is not None:
+            partitioned.take_gained()  # the first assignment: the schedule below starts from it
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
         now = datetime.now(UTC)
         for source in self.sources:
@@ -231,9 +231,8 @@ class PollerService:
         try:
             while not self.context.stop.is_set():
                 await asyncio.sleep(0.2)
-                if take_gained is not None and (gained := take_gained()):
-                    assert isinstance(ownership, PartitionOwnership)
-                    self._resume(scheduler, poller, ownership, gained)
+                if partitioned is not None and (gained := partitioned.take_gained()):
+                    self._resume(scheduler, poller, partitioned, gained)
         finally:
             scheduler.shutdown(wait=False)
             await _record_quiet(poller)
@@ -258,8 +257,7 @@ class PollerService:
         or (after a rebalance that revoked and gave back the partition, as Kafka's eager
         protocol, ``assignor=range``, does at every join) a whole interval more for the run
         skipped while it was not owned; or early, a poll less than an interval after the
-        previous owner's.
-        Returns the jobs moved."""
+        previous owner's. Returns how many jobs it moved."""
         now = datetime.now(UTC)
         moved = 0
         for source in self.sources:
