@@ -6,9 +6,9 @@ the polls. Each enabled source is one job (interval or cron trigger, with jitter
 collapse into one). The first poll of a source comes one interval after its last poll on
 record (at once if that moment passed a little ago); a source never polled, or long
 overdue, is polled within one interval from start (at most 5 s), at a random moment:
-sources started together must not poll in lockstep (in ``bench/pipeline.py``, 100 feeds polled every second all at once kept
-the event loop busy for a few hundred ms per second: 280 ms from fetch to webhook at the
-median, against 88 ms spread).
+sources started together must not poll in lockstep. In ``bench/pipeline.py``, 100 feeds
+polled every second all at once kept the event loop busy for a few hundred ms of every
+second: 250-350 ms from fetch to webhook at the median, against 76-88 ms spread.
 
 With several poller processes on one log, an ``Ownership`` (see ``assignment``) says which
 sources this process polls; a job for a source owned elsewhere returns at once. When the
