@@ -11,16 +11,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pollers import not_modified, offline_poller
 from waiting import wait_until as _wait
 
-from schemas import PollStatus, SourcePolled
+from schemas import SourcePolled
 from services.eventlog import EventLog, open_log
 from services.eventlog.base import partition_for_key
 from services.poller.assignment import PartitionOwnership
 from services.poller.config import load_sources
 from services.poller.core import polled_message
-from services.poller.fetch import Fetcher, FetchOptions
-from services.poller.poller import Poller, Topics
 from services.poller.runner import _polled_lately
 from services.poller.state import HealthBook
 from services.runtime.bootstrap import tocsin_topics
@@ -32,12 +31,7 @@ def test_a_poll_by_the_previous_owner_defers_the_new_owners_first_run(
     sqlite_log: EventLog,
 ) -> None:
     clock = FakeClock()
-    poller = Poller(
-        sqlite_log,
-        Topics("articles.published", "sources.polled"),
-        Fetcher(FetchOptions(trust_env=False)),
-        clock=clock,
-    )
+    poller = offline_poller(sqlite_log, clock)
     every, cron = load_sources(
         [
             {"id": "every", "url": "https://a.example/feed", "every": 10},
@@ -48,13 +42,7 @@ def test_a_poll_by_the_previous_owner_defers_the_new_owners_first_run(
         assert not _polled_lately(poller, every)  # never polled
         for source in (every, cron):  # what the previous owner's poll left in sources.polled
             poller.health.apply_polled(
-                SourcePolled(
-                    source_id=source.id,
-                    url=source.url,
-                    polled_at=clock.now() - timedelta(seconds=2),
-                    status=PollStatus.NOT_MODIFIED,
-                    latency_ms=1.0,
-                )
+                not_modified(source.id, source.url, clock.now() - timedelta(seconds=2))
             )
         assert _polled_lately(poller, every)  # 2 s ago, interval 10 s
         assert not _polled_lately(poller, cron)  # cron runs are at fixed times anyway
@@ -65,13 +53,7 @@ def test_a_poll_by_the_previous_owner_defers_the_new_owners_first_run(
 
 
 def _polled(source_id: str, at: datetime) -> SourcePolled:
-    return SourcePolled(
-        source_id=source_id,
-        url=f"https://{source_id}.example/feed",
-        polled_at=at,
-        status=PollStatus.NOT_MODIFIED,
-        latency_ms=1.0,
-    )
+    return not_modified(source_id, f"https://{source_id}.example/feed", at)
 
 
 def test_the_new_owner_knows_the_previous_owners_last_polls_before_it_owns_a_source(

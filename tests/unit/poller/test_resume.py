@@ -11,23 +11,20 @@ measured at the server, in both directions (a poller joins; a poller leaves).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from feed_server import FAST, FeedServer, Route, rss
+from feed_server import FeedServer, Route, rss
+from pollers import RunningPoller, not_modified, offline_poller
 from waiting import wait_until
 
-from schemas import PollStatus, SourcePolled
+from schemas import SourcePolled
 from services.eventlog import EventLog, open_log
 from services.poller.assignment import PartitionOwnership
 from services.poller.config import SourceConfig, load_sources
-from services.poller.fetch import Fetcher, FetchOptions
-from services.poller.poller import Poller, Topics
 from services.poller.runner import PollerService, _next_poll_at, trigger_for
 from services.runtime.bootstrap import tocsin_topics
 from services.runtime.clock import FakeClock
@@ -41,23 +38,12 @@ LOG_OPTIONS = {"session_timeout_ms": 1500, "heartbeat_interval_ms": 100}
 
 
 def _polled(source: SourceConfig, at: datetime) -> SourcePolled:
-    return SourcePolled(
-        source_id=source.id,
-        url=source.url,
-        polled_at=at,
-        status=PollStatus.NOT_MODIFIED,
-        latency_ms=1.0,
-    )
+    return not_modified(source.id, source.url, at)
 
 
 def test_the_next_poll_is_one_interval_after_the_last_known_poll(sqlite_log: EventLog) -> None:
     clock = FakeClock()
-    poller = Poller(
-        sqlite_log,
-        Topics("articles.published", "sources.polled"),
-        Fetcher(FetchOptions(trust_env=False)),
-        clock=clock,
-    )
+    poller = offline_poller(sqlite_log, clock)
     every, cron, quiet = load_sources(
         [
             {"id": "every", "url": "https://a.example/feed", "every": 10, "jitter": 0},
@@ -111,11 +97,7 @@ def test_resume_moves_the_gained_sources_to_one_interval_after_their_last_poll(
         + [{"id": "cron", "url": "https://c.example/feed", "cron": "* * * * *", "jitter": 0}]
     )
     service = PollerService(ServiceContext(settings=Settings(), log=sqlite_log), sources)
-    poller = Poller(
-        sqlite_log,
-        Topics("articles.published", "sources.polled"),
-        Fetcher(FetchOptions(trust_env=False)),
-    )
+    poller = offline_poller(sqlite_log)
     ownership = PartitionOwnership(sqlite_log, "sources.polled", "articles.published")
     gained = ownership.partition_of("src-0")
     mine = [s for s in sources if ownership.partition_of(s.id) == gained and not s.cron]
@@ -187,35 +169,6 @@ def test_take_gained_reports_each_partition_once_when_it_becomes_owned(tmp_path:
         log_b.close()
 
 
-class _Running:
-    """One ``PollerService.run()`` in a thread, on its own connection to the shared log."""
-
-    def __init__(self, name: str, url: str, sources: list[SourceConfig]) -> None:
-        self.agent = f"tocsin-test-{name}"
-        self.log = open_log(url, **LOG_OPTIONS)
-        self.context = ServiceContext(settings=Settings(log=url), log=self.log)
-        options = replace(FAST, user_agent=self.agent)
-        self.service = PollerService(self.context, sources, options=options)
-        self.thread = threading.Thread(target=self.service.run, name=f"poller-{name}")
-
-    def start(self) -> _Running:
-        self.thread.start()
-        return self
-
-    @property
-    def owned(self) -> frozenset[int]:
-        own = self.service.active_ownership
-        if not isinstance(own, PartitionOwnership) or not own.ready.is_set():
-            return frozenset()
-        return own.owned_partitions
-
-    def stop(self) -> None:
-        self.context.stop.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=30)
-        self.log.close()
-
-
 def _polls(server: FeedServer, path: str, agent: str) -> list[float]:
     return [t for t, p, a in list(server.timeline) if p == path and a == agent]
 
@@ -260,8 +213,8 @@ def test_a_source_that_moves_is_polled_one_interval_after_the_previous_owners_la
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     with open_log(url) as setup:
         setup.create_topics(tocsin_topics(Settings()))
-    a = _Running("a", url, sources).start()
-    b: _Running | None = None
+    a = RunningPoller("a", Settings(log=url), url, sources, **LOG_OPTIONS).start()
+    b: RunningPoller | None = None
     try:
         wait_until(lambda: a.owned == {0, 1, 2}, "the first poller owns every partition")
         _wait_for_cycle(server, paths, a.agent)
@@ -269,7 +222,7 @@ def test_a_source_that_moves_is_polled_one_interval_after_the_previous_owners_la
         # would skip its first run (within half an interval of the other's poll) and poll
         # at 3.8 s, or, joining later, poll early.
         time.sleep(max(0.0, _wait_for_cycle(server, paths, a.agent) + 0.8 - time.monotonic()))
-        b = _Running("b", url, sources).start()
+        b = RunningPoller("b", Settings(log=url), url, sources, **LOG_OPTIONS).start()
         pb = b
         wait_until(
             lambda: bool(pb.owned) and not a.owned & pb.owned and a.owned | pb.owned == {0, 1, 2},
@@ -300,7 +253,7 @@ def test_a_source_that_moves_is_polled_one_interval_after_the_previous_owners_la
         a.stop()
 
 
-def _partition(poller: _Running, source: SourceConfig) -> int:
+def _partition(poller: RunningPoller, source: SourceConfig) -> int:
     own = poller.service.active_ownership
     assert isinstance(own, PartitionOwnership)
     return own.partition_of(source.id)

@@ -15,60 +15,27 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
-from feed_server import FAST, FeedServer, Route, rss
+from feed_server import FeedServer, Route, rss
 from kafka_broker import delete_topics, kafka_test_url
+from pollers import RunningPoller
 from waiting import wait_until as _wait
 
 from services.eventlog import open_log
 from services.eventlog.base import partition_for_key
-from services.poller.assignment import PartitionOwnership
-from services.poller.config import SourceConfig, load_sources
-from services.poller.runner import PollerService
+from services.poller.config import load_sources
 from services.runtime.bootstrap import tocsin_topics, topic
-from services.runtime.service import ServiceContext
 from services.runtime.settings import Settings
 
 pytestmark = pytest.mark.kafka
 
 EVERY_S = 1.0
 SOURCES = 12
-
-
-class RunningPoller:
-    """One ``PollerService.run()`` in a thread, on its own connection to the log."""
-
-    def __init__(self, name: str, settings: Settings, url: str, sources: list[SourceConfig]):
-        self.name = name
-        self.log = open_log(url)
-        self.context = ServiceContext(settings=settings, log=self.log)
-        options = replace(FAST, user_agent=f"tocsin-test-{name}")
-        self.service = PollerService(self.context, sources, options=options)
-        self.thread = threading.Thread(target=self.service.run, name=f"poller-{name}")
-
-    def start(self) -> RunningPoller:
-        self.thread.start()
-        return self
-
-    @property
-    def owned(self) -> frozenset[int]:
-        own = self.service.active_ownership
-        if not isinstance(own, PartitionOwnership) or not own.ready.is_set():
-            return frozenset()
-        return own.owned_partitions
-
-    def stop(self) -> None:
-        self.context.stop.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=30)
-        self.log.close()
 
 
 @pytest.fixture
