@@ -53,12 +53,15 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import logging
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, NamedTuple, Self
+
+log = logging.getLogger(__name__)
 
 Reset = Literal["earliest", "latest"]
 Headers = tuple[tuple[str, bytes], ...]
@@ -376,6 +379,17 @@ class KeylessPartitioner:
 
 #: ``EventLog.consumer``'s rebalance hook: the partitions about to be given up.
 OnRevoked = Callable[[frozenset[TopicPartition]], None]
+
+
+def run_on_revoked(hook: OnRevoked | None, tps: frozenset[TopicPartition]) -> None:
+    """Every backend calls the hook this way: what it raises is logged, and the partitions
+    go all the same (a member that cannot hand over must not keep them from the others)."""
+    if hook is None:
+        return
+    try:
+        hook(tps)  # still this member's while it runs (see EventLog.consumer)
+    except Exception:
+        log.exception("the rebalance hook failed for %s", sorted(tps))
 
 
 class Consumer(ABC):

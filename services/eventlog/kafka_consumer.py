@@ -47,6 +47,7 @@ from services.eventlog.base import (
     Record,
     Reset,
     TopicPartition,
+    run_on_revoked,
 )
 from services.eventlog.errors import FatalError, RebalanceError
 from services.eventlog.kafka import _translate, build_client
@@ -79,10 +80,7 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
         if not tps:
             return
         try:
-            if self.hook is not None:
-                self.hook(tps)  # still ours while it runs (see EventLog.consumer)
-        except Exception:  # kafka-python would fail the next poll with it
-            log.exception("the rebalance hook failed for %s", sorted(tps))
+            run_on_revoked(self.hook, tps)  # caught there: kafka-python would fail the next poll
         finally:
             self.revoked |= tps
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import os
 import socket
 import sqlite3
@@ -72,6 +71,7 @@ from services.eventlog.base import (
     new_record,
     pack_headers,
     partition_for_key,
+    run_on_revoked,
 )
 from services.eventlog.errors import (
     EventLogError,
@@ -82,8 +82,6 @@ from services.eventlog.errors import (
 )
 from services.eventlog.groups import range_assign
 from services.eventlog.options import merged_options
-
-log = logging.getLogger(__name__)
 
 # 2: a records_<tp_id> table per partition, headers a ``pack_headers`` BLOB (1: one records
 # table keyed tp_id << 40 | offset, headers as JSON text)
@@ -626,18 +624,8 @@ class SqliteConsumer(Consumer):
         # (and outside the write lock: it may append to the log) and before anyone takes it.
         leaving = self._sync_membership(release=False)
         if leaving:
-            self._revoking(leaving)
+            run_on_revoked(self._on_revoked, leaving)
             self._sync_membership(release=True)
-
-    def _revoking(self, tps: frozenset[TopicPartition]) -> None:
-        """The ``on_revoked`` hook; a failing hook is logged and the partitions still go, as
-        on Kafka (a member that cannot hand over must not keep them from the others)."""
-        if self._on_revoked is None:
-            return
-        try:
-            self._on_revoked(tps)
-        except Exception:
-            log.exception("the rebalance hook failed for %s", sorted(tps))
 
     def _sync_membership(self, *, release: bool) -> frozenset[TopicPartition]:
         """One heartbeat transaction: take the free partitions of this member's share and,
@@ -847,7 +835,7 @@ class SqliteConsumer(Consumer):
         try:
             if self.group is not None:
                 if self._owned:
-                    self._revoking(self._owned)  # as Kafka's close: still the owner here
+                    run_on_revoked(self._on_revoked, self._owned)  # as Kafka's close: still ours
                 with self._db.write() as conn:
                     conn.execute(
                         "DELETE FROM group_members WHERE grp = ? AND member = ?",
