@@ -1,7 +1,7 @@
 """End-to-end benchmark: corpus articles served as RSS feeds -> the whole pipeline -> a webhook.
 
     /work/venv/bin/python bench/pipeline.py [--feeds 100] [--items 50] [--rate 100]
-        [--paced-seconds 15] [--skip plain|sqlite|kafka|peer] [--peer-python PATH]
+        [--paced-seconds 15] [--skip plain|sqlite|kafka|peer|stage] [--peer-python PATH]
         [--every 1] [--sqlite-mode run|processes|serve ...]
 
 What runs, all on this machine:
@@ -52,7 +52,13 @@ What runs, all on this machine:
 
   so that Tocsin's code and libraries come from /work/venv and click from the peer's own.
   Without it the peer is skipped with a message. (Quix Streams 3.28 pins pydantic<2.14,
-  which Tocsin cannot use.)
+  which Tocsin cannot use.) Its CPU per article is its process time over the same span.
+- the peer's work done by Tocsin (``bench_kafka_stage``, not a target): ``tocsin serve
+  enricher`` and ``tocsin serve rules`` on the same broker over the same burst articles
+  appended at once to articles.published, measured like the peer (both ends of the span
+  against Tocsin), with their CPU per article. The end-to-end pipeline is compared with the
+  peer as the target says, but it also polls feeds over HTTP, delivers webhooks and keeps
+  the read model, on the same 2 cores: this line tells the streaming part apart from that.
 
 Targets (printed as PASS/MISS, never asserted): sqlite pipeline >= 0.5 x plain loop; kafka
 pipeline >= peer; p99 alert latency <= 1 s at 100 articles/s.
@@ -869,6 +875,136 @@ def plain_loop(lines: list[str], run: str, feeds: int, catch_all: Path) -> tuple
     return len(lines) / (time.perf_counter() - started), alerts, len(covered)
 
 
+# -- the peer's work, done by Tocsin's own services ------------------------------------------
+
+
+def preloaded_articles(lines: list[str], run: str, feeds: int) -> list[Any]:
+    """The burst articles as the poller would publish them (for the runs that start from a
+    preloaded topic: the peer and ``bench_kafka_stage``)."""
+    from schemas import ArticlePublished
+    from schemas.ids import article_id, content_hash
+
+    now = datetime.now(UTC)
+    out = []
+    for g, line in enumerate(lines):
+        record = json.loads(line)
+        link = item_link(run, g)
+        title, body = record["title"].strip(), record["body"].strip()
+        out.append(
+            ArticlePublished(
+                article_id=article_id(url=link),
+                url=link,
+                title=title,
+                text=body,
+                published_at=now,
+                fetched_at=now,
+                source_id=f"feed-{g % feeds}",
+                content_hash=content_hash(title, body),
+            )
+        )
+    return out
+
+
+@dataclass
+class StageResult:
+    rate: float
+    alerts: int
+    cpu_ms_per_article: float
+    peak_rss_mb: float
+
+
+def bench_kafka_stage(
+    directory: Path, bootstrap: str, lines: list[str], run: str, feeds: int, catch_all: Path
+) -> StageResult:
+    """The peer's work done by Tocsin: ``tocsin serve enricher`` and ``tocsin serve rules``
+    (one process each, as deployed) over the same articles, appended to articles.published
+    as the poller records them, on the same broker.
+
+    Warm-up first: a few other articles go through, so that both services have joined their
+    groups (the peer's clock also starts after its join). Then the articles are appended at
+    once and measured much as the peer is, articles / (last processed - first consumed), but
+    with both ends against Tocsin: first is the start of the append (the services, idle and
+    polling, consume within a fetch wait of it), last the moment the rules group had committed
+    every articles.enriched record (checked every 20 ms). CPU: both processes, over the same
+    span."""
+    from services.poller.core import published_message
+    from services.runtime.bootstrap import group, open_event_log, topic
+    from services.runtime.settings import load_settings
+
+    work = directory / "kafka-stage"
+    work.mkdir()
+    config = {
+        "log": kafka_url(bootstrap),
+        "kafka": KAFKA_SETTINGS,
+        "topic_prefix": f"stage{uuid.uuid4().hex[:8]}.",
+        "sources": [],
+        "rules": ["default", str(catch_all)],
+    }
+    cfg = work / "tocsin.yaml"
+    cfg.write_text(json.dumps(config, indent=1), encoding="utf-8")
+    settings = load_settings(cfg)
+    published = topic(settings, "articles.published")
+    rules_group = group(settings, "rules")
+    warmup, measured = lines[:20], lines[20:]
+    with ExitStack() as stack:
+        elog = stack.enter_context(open_event_log(settings))
+        procs: list[subprocess.Popen[bytes]] = []
+        stack.callback(stop_all, procs)
+        for name in ("enricher", "rules"):
+            procs.append(start([TOCSIN, "serve", name, "--config", str(cfg)], work, f"{name}.log"))
+        sampler = RssSampler([p.pid for p in procs])
+        stack.callback(sampler.stop)
+
+        def logs() -> None:
+            for name in ("enricher", "rules"):
+                print(f"--- {name}.log\n{tail(work / f'{name}.log')}", file=sys.stderr)
+
+        def wait(count: int, timeout_s: float) -> None:
+            """Until the rules group has committed ``count`` articles.enriched records (one
+            per article; on Tansu end offsets are per batch, committed offsets exact)."""
+            deadline = time.monotonic() + timeout_s
+            while sum(elog.committed(rules_group).values()) < count:
+                if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                    logs()
+                    raise RuntimeError(f"the services did not process {count} articles")
+                time.sleep(0.02)
+
+        def cpu() -> float:
+            kids = _children()
+            return sum(tree_cpu_s(p.pid, kids) for p in procs)
+
+        warm = preloaded_articles(warmup, run, feeds)
+        elog.append([published_message(a, published) for a in warm])
+        wait(len(warmup), 120)
+        articles = preloaded_articles(measured, run + "s", feeds)
+        messages = [published_message(a, published) for a in articles]
+        cpu_first, appended_at = cpu(), time.time()
+        for at in range(0, len(messages), 1000):
+            elog.append(messages[at : at + 1000])
+        append_s = time.time() - appended_at
+        wait(len(lines), 240)
+        last, cpu_last = time.time(), cpu()
+        alerts = _count(elog, topic(settings, "alerts.raised"))
+    print(f"  [kafka stage] {len(measured)} articles appended in {append_s:.2f} s", flush=True)
+    return StageResult(
+        len(measured) / (last - appended_at),
+        alerts,
+        (cpu_last - cpu_first) * 1000 / len(measured),
+        sampler.peak_kb / 1024,
+    )
+
+
+def _records(elog: Any, topic_name: str) -> Iterator[Any]:
+    """Every record of the topic (until a poll of 2 s finds nothing more)."""
+    with elog.consumer([topic_name], group=None) as consumer:
+        while records := consumer.poll(timeout_s=2.0):
+            yield from records
+
+
+def _count(elog: Any, topic_name: str) -> int:
+    return sum(1 for _ in _records(elog, topic_name))
+
+
 # -- the peer: a minimal Faust app (runs under --peer-python) ---------------------------------
 
 
@@ -897,13 +1033,13 @@ def faust_peer(spec_path: str) -> None:
     )
     source = app.topic(spec["input"], value_serializer="raw", key_serializer="raw")
     sink = app.topic(spec["output"], value_serializer="raw", key_serializer="raw")
-    state: dict[str, float] = {"processed": 0, "alerts": 0, "first": 0.0}
+    state: dict[str, float] = {"processed": 0, "alerts": 0, "first": 0.0, "cpu_first": 0.0}
 
     @app.agent(source)  # type: ignore[untyped-decorator,unused-ignore]
     async def enrich_and_match(stream: Any) -> None:
         async for value in stream:
             if not state["first"]:
-                state["first"] = time.time()
+                state["first"], state["cpu_first"] = time.time(), time.process_time()
             article = ArticlePublished.model_validate_json(value)
             for alert in engine.process(enricher.enrich_article(article)):
                 state["alerts"] += 1
@@ -912,7 +1048,7 @@ def faust_peer(spec_path: str) -> None:
             if state["processed"] == spec["count"]:
                 await sink.maybe_declare()
                 await app.producer.flush()
-                result = {**state, "last": time.time()}
+                result = {**state, "last": time.time(), "cpu_last": time.process_time()}
                 Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
 
     sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
@@ -927,13 +1063,10 @@ def bench_peer(
     feeds: int,
     catch_all: Path,
     python: str,
-) -> tuple[float, int, float]:
-    """Faust peer: articles/s, alerts, peak RSS (MB)."""
+) -> tuple[float, int, float, float]:
+    """Faust peer: articles/s, alerts, peak RSS (MB), CPU ms per article."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
-
-    from schemas import ArticlePublished
-    from schemas.ids import article_id, content_hash
 
     work = directory / "peer"
     work.mkdir()
@@ -947,23 +1080,12 @@ def bench_peer(
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=10, batch_size=1 << 20, enable_idempotence=False
     )
-    now = datetime.now(UTC)
-    for g, line in enumerate(lines):
-        record = json.loads(line)
-        link = item_link(run, g)
-        title, body = record["title"].strip(), record["body"].strip()
-        ident = article_id(url=link)
-        article = ArticlePublished(
-            article_id=ident,
-            url=link,
-            title=title,
-            text=body,
-            published_at=now,
-            fetched_at=now,
-            source_id=f"feed-{g % feeds}",
-            content_hash=content_hash(title, body),
+    for article in preloaded_articles(lines, run, feeds):
+        producer.send(
+            topics["input"],
+            key=article.article_id.encode(),
+            value=article.model_dump_json().encode(),
         )
-        producer.send(topics["input"], key=ident.encode(), value=article.model_dump_json().encode())
     producer.flush()
     producer.close()
     result = work / "result.json"
@@ -997,7 +1119,8 @@ def bench_peer(
             proc.kill()
             proc.wait()
     rate = doc["processed"] / (doc["last"] - doc["first"])
-    return rate, int(doc["alerts"]), sampler.peak_kb / 1024
+    cpu_ms = (doc["cpu_last"] - doc["cpu_first"]) * 1000 / doc["processed"]
+    return rate, int(doc["alerts"]), sampler.peak_kb / 1024, cpu_ms
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -1071,7 +1194,7 @@ def main() -> None:
         "the bench (default: run processes)",
     )
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer"]
+        "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer", "stage"]
     )
     args = parser.parse_args()
     if not (corpus_dir() / "news").is_dir():
@@ -1103,6 +1226,7 @@ def main() -> None:
     results: dict[str, BackendResult] = {}
     plain: float | None = None
     peer: float | None = None
+    stage: StageResult | None = None
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as tmp:
         directory = Path(tmp)
         catch_all = directory / "catch-all.yaml"
@@ -1119,7 +1243,7 @@ def main() -> None:
             for mode in dict.fromkeys(args.sqlite_mode):
                 result = results[f"sqlite {mode}"] = bench_sqlite(directory, items, ids, args, mode)
                 describe(result, plain, args.rate)
-        if "kafka" not in args.skip or "peer" not in args.skip:
+        if not {"kafka", "peer", "stage"} <= set(args.skip):
             with kafka_broker() as bootstrap:
                 if "kafka" not in args.skip:
                     results["kafka"] = bench_kafka(directory, bootstrap, items, ids, args)
@@ -1128,7 +1252,7 @@ def main() -> None:
                     if not Path(args.peer_python).exists():
                         print(f"peer: skipped, no interpreter at {args.peer_python}")
                     else:
-                        peer, alerts, rss = bench_peer(
+                        peer, alerts, rss, peer_cpu = bench_peer(
                             directory,
                             bootstrap,
                             burst_lines,
@@ -1139,8 +1263,21 @@ def main() -> None:
                         )
                         print(
                             f"peer (faust-streaming 0.15.3, one worker, same enrichment + rules, "
-                            f"Tansu): {peer:,.0f} articles/s ({alerts} alerts; peak RSS {rss:,.0f} MB)"
+                            f"Tansu): {peer:,.0f} articles/s ({alerts} alerts; {peer_cpu:.2f} CPU "
+                            f"ms per article; peak RSS {rss:,.0f} MB)",
+                            flush=True,
                         )
+                if "stage" not in args.skip:
+                    stage = bench_kafka_stage(
+                        directory, bootstrap, burst_lines, run + "k", args.feeds, catch_all
+                    )
+                    print(
+                        f"kafka, the peer's work by Tocsin (tocsin serve enricher + rules, the same "
+                        f"articles preloaded): {stage.rate:,.0f} articles/s ({stage.alerts} alerts; "
+                        f"{stage.cpu_ms_per_article:.2f} CPU ms per article over both processes; "
+                        f"peak RSS {stage.peak_rss_mb:,.0f} MB)",
+                        flush=True,
+                    )
     print("targets:")
     sqlite = [r for name, r in results.items() if name.startswith("sqlite")]
     kf = results.get("kafka")
@@ -1151,6 +1288,12 @@ def main() -> None:
     if kf and peer:
         ratio = kf.burst.rate / peer
         print(f"  kafka pipeline / Faust peer = {ratio:.3f} (>= 1.0): {verdict(ratio >= 1.0)}")
+    if stage and peer:
+        print(
+            f"  (not a target: the peer's work by Tocsin's enricher + rules / Faust peer = "
+            f"{stage.rate / peer:.3f}; the end-to-end pipeline also polls, delivers webhooks "
+            "and keeps the read model)"
+        )
     for res in [*sqlite, kf]:
         if res:
             p99 = percentile(res.paced.latencies_ms, 0.99)
