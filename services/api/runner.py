@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import uvicorn
 
 from services.api.app import create_app
+from services.api.local_token import with_local_token
 from services.api.settings import ApiConfig
 from services.projections.loop import ProjectionLoop, projection_loop
 from services.projections.store import ReadModel
@@ -30,6 +32,8 @@ class ApiService:
         #: Set once the server listens; ``url`` is then where (the real port when 0 was asked).
         self.listening = threading.Event()
         self.url: str | None = None
+        #: The file holding the dashboard's token when the config names none (``local_token``)
+        self.token_file: Path | None = None
 
     def _loop(self, store: ReadModel) -> ProjectionLoop:
         return projection_loop(
@@ -52,10 +56,11 @@ class ApiService:
     def run(self) -> None:
         stop = self.context.stop
         store = ReadModel(self.config.read_model)
+        config, self.token_file = with_local_token(self.config)
         projector = threading.Thread(target=self._project, args=(store,), name="tocsin-projections")
         projector.start()
         app = create_app(
-            self.config,
+            config,
             self.context.settings,
             self.context.log,
             clock=self.context.clock,

@@ -61,7 +61,9 @@ def announce_dashboard(services: Iterable[Service], stop: threading.Event) -> No
         while not ready.wait(0.1):
             if stop.is_set():
                 return
-        typer.echo(f"tocsin: dashboard on {getattr(service, 'url', '?')}", err=True)
+        token_file = getattr(service, "token_file", None)
+        how = f" (sign in with the token in {token_file})" if token_file else ""
+        typer.echo(f"tocsin: dashboard on {getattr(service, 'url', '?')}{how}", err=True)
 
     for service in services:
         ready = getattr(service, "listening", None)

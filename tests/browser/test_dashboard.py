@@ -10,19 +10,8 @@ from pathlib import Path
 
 import pytest
 import readside_events as ev
+from chromium import ARGS, CHROMIUM
 from readside_server import WRITE_TOKEN, LiveServer, live_server
-
-CHROMIUM = Path(os.environ.get("TOCSIN_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,

@@ -63,7 +63,7 @@ class Run:
         for part in found.group(1).split(", "):
             name, pid = part.split()
             self.children[name] = int(pid)
-        self.dashboard = self.read_until("dashboard on ").split("dashboard on ", 1)[1].strip()
+        self.dashboard = self.read_until("dashboard on ").split("dashboard on ", 1)[1].split()[0]
 
     def finish(self, timeout: float = 60) -> str:
         _, rest = self.proc.communicate(timeout=timeout)
