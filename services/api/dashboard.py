@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from services.api.auth import COOKIE, authorize, identify
 from services.api.charts import bar_chart
 from services.api.deps import AppState, db, now_ms, state
+from services.api.feed import format_positions
 from services.api.highlight import highlight
 from services.projections import queries
 
@@ -56,6 +57,11 @@ def alerts_page(
     status: str | None = None,
     country: str | None = None,
 ) -> Response:
+    # before the alerts: the live stream resumes at these positions, so that nothing the
+    # read model folds between the two reads falls through (a partition it has folded
+    # nothing of yet is at 0)
+    feed = request.app.state.feed
+    after = {tp: 0 for tp in feed.complete_from()} | queries.folded_positions(conn, feed.topics)
     page = queries.list_alerts(
         conn,
         min_severity=severity if severity in queries.SEVERITIES else None,
@@ -75,6 +81,7 @@ def alerts_page(
         request,
         "alerts.html",
         alerts=page.items,
+        after=format_positions(after),
         rules=rules,
         filters=filters,
         severities=queries.SEVERITIES,

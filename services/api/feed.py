@@ -6,6 +6,18 @@ Clients get asyncio queues; the thread hands events to their loops with
 stream takes only the alerts its subscription matches); the others get every event. A client too slow to keep up loses events (its queue is bounded)
 rather than slowing the others; the dashboard's list can always be reloaded from the
 read model.
+
+Why a backlog: a page shows the read model as it was when it was rendered, and its stream
+starts when the browser connects, later; the browser also reconnects by itself after a
+network blip or a restart of the API. An alert raised in between would be on neither. So
+the feed keeps its last ``BACKLOG`` records, each event carries an id (this process's boot
+token and the record's sequence number), and a client that (re)connects gets what it has
+not seen before the live events, in log order: after its ``Last-Event-ID`` (what
+EventSource sends on a reconnect), or after the log positions the page was rendered at
+(``Positions``). When that cannot be done exactly (an id of another API process, records
+gone from the backlog, a page older than the feed), the client is told to resync (reload)
+instead of being shown a list with a hole in it. Records are kept raw: with nobody
+listening, following the log costs no decoding.
 """
 
 from __future__ import annotations
@@ -14,23 +26,31 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from schemas import AlertRaised, CloudEvent
 from services.api.reader import Reader
-from services.eventlog import EventLog, EventLogError, PoisonRecordError
+from services.eventlog import EventLog, EventLogError, PoisonRecordError, Record, TopicPartition
 from services.eventlog.codec import decode
 from services.projections.queries import iso
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
+#: Records kept for clients that (re)connect: minutes of alerts at any sane rate.
+BACKLOG = 2000
 Accept = Callable[[CloudEvent], bool]
+#: Per partition, the next offset a page's read model had not folded yet.
+Positions = Mapping[TopicPartition, int]
 
 
 class AlertFeed:
-    def __init__(self, event_log: EventLog, topics: list[str], reader: Reader) -> None:
+    def __init__(
+        self, event_log: EventLog, topics: list[str], reader: Reader, backlog: int = BACKLOG
+    ) -> None:
         self.log = event_log
         self.topics = topics
         self.reader = reader
@@ -41,6 +61,12 @@ class AlertFeed:
         ] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        #: event ids are "<boot>.<sequence>": a restarted API does not take another's ids
+        self.boot = secrets.token_hex(4)
+        self._seq = 0
+        self._backlog: deque[tuple[int, Record]] = deque(maxlen=backlog)
+        #: per partition, from which offset on every record is in the backlog (or is to come)
+        self._complete_from: dict[TopicPartition, int] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="tocsin-alert-feed", daemon=True)
@@ -53,18 +79,94 @@ class AlertFeed:
 
     def subscribe(self, accept: Accept | None = None) -> asyncio.Queue[dict[str, Any]]:
         """A queue of the events ``accept`` takes (every event when None)."""
+        return self.resume(accept)[0]
+
+    def resume(
+        self,
+        accept: Accept | None = None,
+        *,
+        last_event_id: str | None = None,
+        after: Positions | None = None,
+    ) -> tuple[asyncio.Queue[dict[str, Any]], list[tuple[int, Record]] | None]:
+        """The live queue, and the backlog the client missed, oldest first: the records
+        after ``last_event_id`` (one of this feed's ids), else those at or after ``after``,
+        else none. ``None`` for the backlog: it cannot be given exactly (resync). Taken
+        under the lock that publishing takes, so nothing falls between backlog and queue."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         with self._lock:
             self._clients[queue] = (asyncio.get_running_loop(), accept)
-        return queue
+            if last_event_id:
+                backlog = self._after_id(last_event_id)
+            elif after is not None:
+                backlog = self._after_positions(after)
+            else:
+                backlog = []
+        return queue, backlog
+
+    def _after_id(self, last_event_id: str) -> list[tuple[int, Record]] | None:
+        boot, _, number = last_event_id.partition(".")
+        if boot != self.boot or not number.isdigit():
+            return None  # another process's id (the API restarted) or not ours
+        seen = int(number)
+        oldest = self._backlog[0][0] if self._backlog else self._seq + 1
+        if seen + 1 < oldest or seen > self._seq:
+            return None  # what followed it is gone from the backlog, or it never was
+        return [(n, r) for n, r in self._backlog if n > seen]
+
+    def _after_positions(self, after: Positions) -> list[tuple[int, Record]] | None:
+        if not self.ready.is_set():
+            return None
+        for tp, offset in self._complete_from.items():
+            if after.get(tp, 0) < offset:
+                return None  # the page is older than what the backlog holds
+        return [(n, r) for n, r in self._backlog if r.offset >= after.get(r.tp, 0)]
+
+    @property
+    def read_count(self) -> int:
+        """Records read from the log since the feed started (the last sequence number)."""
+        return self._seq
+
+    def complete_from(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset from which on the backlog misses nothing."""
+        with self._lock:
+            return dict(self._complete_from)
+
+    def item(self, number: int, record: Record) -> tuple[dict[str, Any], CloudEvent] | None:
+        """The client message for a backlog record (``None`` for an undecodable one)."""
+        try:
+            event = decode(record)
+        except PoisonRecordError:
+            return None
+        return {**self.describe(event), "id": f"{self.boot}.{number}"}, event
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         with self._lock:
             self._clients.pop(queue, None)
 
-    def publish(self, item: dict[str, Any], event: CloudEvent | None = None) -> None:
+    def _arrived(self, record: Record) -> None:
+        """A record read from the log: kept in the backlog, sent to the clients connected."""
         with self._lock:
+            self._seq += 1
+            number = self._seq
+            if len(self._backlog) == self._backlog.maxlen:
+                _, gone = self._backlog[0]
+                self._complete_from[gone.tp] = gone.offset + 1
+            self._backlog.append((number, record))
             clients = list(self._clients.items())
+        if not clients:  # nobody listens: no decoding, no read-model query per alert
+            return
+        made = self.item(number, record)
+        if made is not None:
+            self._fan_out(clients, *made)
+
+    def _fan_out(
+        self,
+        clients: list[
+            tuple[asyncio.Queue[dict[str, Any]], tuple[asyncio.AbstractEventLoop, Accept | None]]
+        ],
+        item: dict[str, Any],
+        event: CloudEvent | None,
+    ) -> None:
         for queue, (loop, accept) in clients:
             if accept is not None and (event is None or not _accepts(accept, event)):
                 continue
@@ -75,20 +177,21 @@ class AlertFeed:
         while not self.stop.is_set():
             try:
                 with self.log.consumer(self.topics, group=None, reset="latest") as consumer:
-                    consumer.poll(max_records=1, timeout_s=0)  # take the partitions' ends now
+                    first = consumer.poll(max_records=1, timeout_s=0)  # the partitions' ends
+                    with self._lock:
+                        # after a failure the backlog starts again: nothing before is complete
+                        self._backlog.clear()
+                        self._complete_from = {
+                            tp: consumer.position(tp) for tp in consumer.assignment()
+                        }
+                        for record in first:
+                            self._complete_from[record.tp] = record.offset
+                    for record in first:
+                        self._arrived(record)
                     self.ready.set()
                     while not self.stop.is_set():
-                        records = consumer.poll(max_records=200, timeout_s=0.25)
-                        if not self._clients:
-                            # nobody listens: no decoding, no read-model query per alert
-                            # (a burst of alerts would pay both for nothing)
-                            continue
-                        for record in records:
-                            try:
-                                event = decode(record)
-                            except PoisonRecordError:
-                                continue
-                            self.publish(self.describe(event), event)
+                        for record in consumer.poll(max_records=200, timeout_s=0.25):
+                            self._arrived(record)
             except EventLogError:
                 log.warning("alert feed: the log failed; following again in 1s", exc_info=True)
                 self.stop.wait(1.0)
@@ -145,4 +248,23 @@ def _offer(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
 
 
 def sse_message(item: dict[str, Any]) -> dict[str, str]:
-    return {"event": item["event"], "data": json.dumps(item["data"], ensure_ascii=False)}
+    message = {"event": item["event"], "data": json.dumps(item["data"], ensure_ascii=False)}
+    if "id" in item:
+        message["id"] = item["id"]
+    return message
+
+
+def parse_positions(text: str) -> Positions | None:
+    """``topic:partition=offset,...`` (what the dashboard's page carries), or ``None``."""
+    out: dict[TopicPartition, int] = {}
+    for part in text.split(","):
+        where, _, offset = part.strip().rpartition("=")
+        topic, _, partition = where.rpartition(":")
+        if not topic or not partition.isdigit() or not offset.isdigit():
+            return None
+        out[TopicPartition(topic, int(partition))] = int(offset)
+    return out
+
+
+def format_positions(positions: Positions) -> str:
+    return ",".join(f"{tp.topic}:{tp.partition}={o}" for tp, o in sorted(positions.items()))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from services.eventlog import TopicPartition
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 STATUSES = ("open", "acknowledged", "resolved")
@@ -186,6 +188,17 @@ def list_alerts_json(
         raised_ms, alert_id = json.loads(keys)[limit - 1]
         nxt = encode_cursor(raised_ms, alert_id)
     return JsonPage(items[:limit], nxt)
+
+
+def folded_positions(conn: sqlite3.Connection, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """Per partition of ``topics``, the next offset the read model has not folded: read
+    before a view, what the view holds is at least this far (the live feed resumes here)."""
+    marks = ",".join("?" * len(topics))
+    rows = conn.execute(
+        f"SELECT topic, partition, next_offset FROM tracking WHERE topic IN ({marks})",
+        tuple(topics),
+    )
+    return {TopicPartition(t, p): o for t, p, o in rows}
 
 
 def list_alerts(

@@ -5,8 +5,10 @@ status. Needs `apt-get install -y chromium`; skipped with a reason when it is ab
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import readside_events as ev
@@ -104,6 +106,44 @@ def test_dashboard_live_alerts_escaping_and_ack(server: LiveServer, tmp_path: Pa
             if os.environ.get("TOCSIN_SCREENSHOT"):
                 Path(os.environ["TOCSIN_SCREENSHOT"]).write_bytes(shot.read_bytes())
             assert dialogs == [], f"a dialog fired: {dialogs}"
+            assert errors == [], f"script errors: {errors}"
+        finally:
+            browser.close()
+
+
+def test_an_alert_raised_before_the_stream_connects_shows_without_a_reload(
+    server: LiveServer,
+) -> None:
+    """The page is rendered, then an alert is raised before its stream connects (held back
+    here): the stream starts where the page's list was read, so the alert appears."""
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "/ui")
+            page.wait_for_url("**/ui/login")
+            raised: list[str] = []
+
+            def hold(route: Any) -> None:
+                if not raised:
+                    late = ev.article(7, title="Raised between the page and its stream")
+                    alert = ev.raised(late)
+                    ev.append(server.log, [ev.published(late), ev.enriched(late), alert])
+                    time.sleep(0.5)  # the API's feed has read it by now
+                    raised.append(alert.data.alert_id)
+                route.continue_()
+
+            page.route("**/stream/alerts*", hold)
+            page.fill("input[name=token]", WRITE_TOKEN)
+            page.click("button[type=submit]")
+            page.wait_for_url(server.url + "/ui")
+            page.wait_for_selector("#live[data-state=open]")
+            assert raised, "the stream was not requested"
+            row = page.locator(f'tr[data-alert-id="{raised[0]}"]')
+            row.wait_for(timeout=10_000)
+            assert row.locator("td.title").inner_text() == "Raised between the page and its stream"
             assert errors == [], f"script errors: {errors}"
         finally:
             browser.close()

@@ -6,14 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 
 from services.api.auth import require_read
 from services.api.deps import AppState, state
-from services.api.feed import sse_message
+from services.api.feed import AlertFeed, parse_positions, sse_message
 
 router = APIRouter(tags=["operations"])
 State = Annotated[AppState, Depends(state)]
@@ -54,13 +55,34 @@ def readyz(st: State) -> JSONResponse:
     dependencies=[Depends(require_read)],
     tags=["alerts"],
 )
-async def stream_alerts(request: Request) -> EventSourceResponse:
-    feed = request.app.state.feed
-    queue = feed.subscribe()
+async def stream_alerts(
+    request: Request,
+    after: Annotated[
+        str | None,
+        Query(
+            description="log positions the client's list was read at "
+            "(`topic:partition=offset,...`, as the dashboard's page carries them): the events "
+            "after them come first. A `Last-Event-ID` header (a reconnect) takes precedence. "
+            "When either cannot be honoured exactly, a `resync` event says to reload the list."
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    feed: AlertFeed = request.app.state.feed
+    queue, backlog = feed.resume(
+        last_event_id=request.headers.get("last-event-id"),
+        after=None if after is None else parse_positions(after),
+    )
 
     async def events() -> AsyncIterator[dict[str, str]]:
         try:
             yield {"event": "ready", "data": "{}"}
+            if backlog is None:
+                yield {"event": "resync", "data": "{}"}
+            elif backlog:
+                missed = await run_in_threadpool(lambda: [feed.item(n, r) for n, r in backlog])
+                for made in missed:
+                    if made is not None:
+                        yield sse_message(made[0])
             while True:
                 item = await queue.get()
                 yield sse_message(item)

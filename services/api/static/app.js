@@ -64,8 +64,25 @@
     const detail = document.querySelector("article.alert");
     if (!table && !detail) return;
     const live = document.getElementById("live");
-    const source = new EventSource("/stream/alerts");
+    // Resume where the page's list was read (and, on a reconnect, EventSource itself sends
+    // the last event id): alerts raised in between come first. "resync": that cannot be done
+    // exactly, so reload the list, at most every 30 s (a read model far behind would
+    // otherwise reload the page in a loop); meanwhile say that alerts may be missing.
+    const list = document.getElementById("alerts");
+    const after = list ? list.dataset.after : "";
+    const source = new EventSource("/stream/alerts" + (after ? "?after=" + encodeURIComponent(after) : ""));
     source.addEventListener("ready", () => { if (live) { live.dataset.state = "open"; live.textContent = "live"; } });
+    source.addEventListener("resync", () => {
+      const key = "tocsin-resync-at";
+      const last = Number(sessionStorage.getItem(key) || 0);
+      if (list && Date.now() - last > 30000) {
+        sessionStorage.setItem(key, String(Date.now()));
+        location.reload();
+      } else if (live) {
+        live.dataset.state = "stale";
+        live.textContent = "live: alerts may be missing, reload";
+      }
+    });
     source.addEventListener("error", () => { if (live) { live.dataset.state = "retrying"; live.textContent = "live: reconnecting"; } });
     source.addEventListener("alert", (e) => {
       const a = JSON.parse(e.data);
