@@ -7,8 +7,8 @@ Runs the tests of tests/reliability with the big configurations of issue 8:
   input measured in the same run (the baseline: its duration is printed next to the
   crashed run's);
 - crash on Kafka: services as separate processes (``tocsin serve``) killed at random
-  (5,000 articles; the session broker is Tansu);
-- broker outage: the connection to the broker cut for 30 s mid-run;
+  (20,000 articles, as on SQLite; the session broker is Tansu);
+- broker outage: the connection to the broker cut for 30 s mid-run (5,000 articles);
 - full disk and read-only data folder at start.
 
 Each test prints its figures (durations, kill moments, records after each kill, repeats
@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIG = {
     "TOCSIN_RELIABILITY_ARTICLES": "20000",
-    "TOCSIN_RELIABILITY_KAFKA_ARTICLES": "5000",
+    "TOCSIN_RELIABILITY_KAFKA_ARTICLES": "20000",
+    "TOCSIN_RELIABILITY_OUTAGE_ARTICLES": "5000",
     "TOCSIN_RELIABILITY_OUTAGE_S": "30",
 }
 

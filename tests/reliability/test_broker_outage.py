@@ -35,7 +35,7 @@ from reliability import (
 
 from services.eventlog import open_log
 
-ARTICLES = int(os.environ.get("TOCSIN_RELIABILITY_KAFKA_ARTICLES", "600"))
+ARTICLES = int(os.environ.get("TOCSIN_RELIABILITY_OUTAGE_ARTICLES", "600"))
 OUTAGE_S = float(os.environ.get("TOCSIN_RELIABILITY_OUTAGE_S", "6"))
 KAFKA_ENV = {
     "TOCSIN_KAFKA__SESSION_TIMEOUT_MS": "2000",
