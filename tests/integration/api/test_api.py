@@ -340,6 +340,10 @@ def test_dashboard_escapes_untrusted_text(env: Env) -> None:
 def test_dashboard_sends_strangers_to_sign_in(env: Env) -> None:
     r = env.client.get("/ui", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    # where a token comes from, without naming this server's paths
+    login = env.client.get("/ui/login").text
+    assert "api.tokens" in login and "data/api-token" in login
+    assert str(env.config.read_model.parent) not in login
     assert env.client.post("/ui/session", json={"token": "nope"}).status_code == 401
     r = env.client.post("/ui/session", json={"token": WRITE_TOKEN})
     assert r.status_code == 200 and "httponly" in r.headers["set-cookie"].lower()
