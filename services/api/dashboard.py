@@ -114,8 +114,15 @@ def alert_page(request: Request, alert_id: str, conn: Conn) -> Response:
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
-    request: Request, conn: Conn, q: str = "", source: str = "", tag: str = "", entity: str = ""
+    request: Request,
+    conn: Conn,
+    q: str = "",
+    source: str = "",
+    tag: str = "",
+    entity: str = "",
+    order: str = "newest",
 ) -> Response:
+    order = order if order in queries.ORDERS else "newest"
     page = queries.search_articles(
         conn,
         q=q[:500] or None,
@@ -123,10 +130,34 @@ def search_page(
         tag=tag or None,
         entity=entity or None,
         limit=50,
+        order=order,
     )
+    for article in page.items:
+        if "snippet" in article:
+            article["snippet_parts"] = _marked_parts(article["snippet"])
     return _page(
-        request, "search.html", q=q, source=source, tag=tag, entity=entity, articles=page.items
+        request,
+        "search.html",
+        q=q,
+        source=source,
+        tag=tag,
+        entity=entity,
+        order=order,
+        articles=page.items,
     )
+
+
+def _marked_parts(snippet: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The snippet's text cut at its marks: (part, matched) pairs the template escapes."""
+    text, parts, at = snippet["text"], [], 0
+    for start, end in snippet["marks"]:
+        if start > at:
+            parts.append((text[at:start], False))
+        parts.append((text[start:end], True))
+        at = end
+    if at < len(text):
+        parts.append((text[at:], False))
+    return parts
 
 
 @router.get("/ops", response_class=HTMLResponse)

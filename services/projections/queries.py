@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def to_ms(moment: datetime | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def encode_cursor(*parts: int | str) -> str:
+def encode_cursor(*parts: int | float | str) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
 
 
@@ -292,6 +293,16 @@ def _article_row(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+#: FTS5 weights of the title and text columns for ``order="relevance"`` (bm25): a word in
+#: the title says more about what an article is about than one in its tenth paragraph.
+TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
+_RELEVANCE = f"bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
+#: Private-use characters around the matches in FTS5's snippet, turned into offsets.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_SNIPPET = f"snippet(articles_fts, -1, char({ord(_OPEN)}), char({ord(_CLOSE)}), '…', 16)"
+ORDERS = ("newest", "relevance")
+
+
 def search_articles(
     conn: sqlite3.Connection,
     *,
@@ -304,20 +315,71 @@ def search_articles(
     until: datetime | None = None,
     limit: int = 20,
     cursor: str | None = None,
+    order: str = "newest",
 ) -> Page:
     """Articles, newest first: by publication time, or, with ``q``, by the order they were
-    stored (FTS5 walks its index backwards and stops at the page: fast on any match count)."""
-    where: list[str] = []
-    args: list[Any] = []
+    stored (FTS5 walks its index backwards and stops at the page: fast on any match count).
+    With ``q`` and ``order="relevance"``: best match first (bm25, the title weighing more),
+    which scores every match before the page. With ``q`` each article also carries a
+    ``snippet``: the passage that matches best, and where in it the words matched."""
     match = fts_query(q) if q else None
+    kind = ("relevance" if order == "relevance" else "stored") if match else "published"
+    where, args = _article_filters(sources, language, entity, tag, since, until)
+    columns = _ARTICLE_COLUMNS
     if match:
         # ORDER BY the FTS table's own rowid: FTS5 then walks its index backwards and stops
         # at the page (ordering by articles.id would sort every match first).
-        source, order_key = "articles_fts f JOIN articles a ON a.id = f.rowid", "f.rowid"
-        where.append("articles_fts MATCH ?")
-        args.append(match)
+        source = "articles_fts f JOIN articles a ON a.id = f.rowid"
+        columns += f", {_SNIPPET} AS snippet"
+        if kind == "relevance":
+            columns += f", {_RELEVANCE} AS score"
+        where.insert(0, "articles_fts MATCH ?")
+        args.insert(0, match)
     else:
-        source, order_key = "articles a", "a.published_ms"
+        source = "articles a"
+    if cursor:
+        condition, values = _after_cursor(kind, cursor)
+        where.append(condition)
+        args.extend(values)
+    sql = (
+        f"SELECT {columns} FROM {source}"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {_ORDERING[kind]} LIMIT ?"
+    )
+    rows = conn.execute(sql, (*args, limit + 1)).fetchall()
+    items = [_article_row(r) for r in rows[:limit]]
+    if match:
+        for item, row in zip(items, rows, strict=False):
+            item["snippet"] = snippet(row["snippet"] or "")
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        if kind == "relevance":
+            nxt = encode_cursor(float(last["score"]), last["id"])
+        elif kind == "stored":
+            nxt = encode_cursor(last["id"])
+        else:
+            nxt = encode_cursor(last["published_ms"], last["id"])
+    return Page(items, nxt)
+
+
+_ORDERING = {
+    "published": "a.published_ms DESC, a.id DESC",
+    "stored": "f.rowid DESC",
+    "relevance": "score, f.rowid",  # bm25 is lower for better matches
+}
+
+
+def _article_filters(
+    sources: Sequence[str],
+    language: str | None,
+    entity: str | None,
+    tag: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
     if sources:
         where.append(f"a.source_id IN ({','.join('?' * len(sources))})")
         args.extend(sources)
@@ -336,30 +398,38 @@ def search_articles(
     if until is not None:
         where.append("a.published_ms < ?")
         args.append(to_ms(until))
-    if cursor:
-        if match:
-            (last_id,) = decode_cursor(cursor, (int,))
-            where.append("f.rowid < ?")
-            args.append(last_id)
+    return where, args
+
+
+def _after_cursor(kind: str, cursor: str) -> tuple[str, list[Any]]:
+    """The condition for the rows after a page's last one, in the order of ``kind``."""
+    if kind == "relevance":
+        score, last_id = decode_cursor(cursor, (float, int))
+        return f"({_RELEVANCE} > ? OR ({_RELEVANCE} = ? AND f.rowid > ?))", [score, score, last_id]
+    if kind == "stored":
+        (last_id,) = decode_cursor(cursor, (int,))
+        return "f.rowid < ?", [last_id]
+    published, last_id = decode_cursor(cursor, (int, int))
+    return "(a.published_ms, a.id) < (?, ?)", [published, last_id]
+
+
+def snippet(marked: str) -> dict[str, Any]:
+    """FTS5's snippet with its match markers taken out: the plain text, and the [start, end)
+    of each match in it (callers escape the text and mark those spans themselves)."""
+    text: list[str] = []
+    marks: list[list[int]] = []
+    at, opened = 0, -1
+    for part in re.split(f"([{_OPEN}{_CLOSE}])", marked):
+        if part == _OPEN:
+            opened = at
+        elif part == _CLOSE:
+            if opened >= 0:
+                marks.append([opened, at])
+            opened = -1
         else:
-            published, last_id = decode_cursor(cursor, (int, int))
-            where.append("(a.published_ms, a.id) < (?, ?)")
-            args.extend((published, last_id))
-    order = f"{order_key} DESC" + ("" if match else ", a.id DESC")
-    sql = (
-        f"SELECT {_ARTICLE_COLUMNS} FROM {source}"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY {order} LIMIT ?"
-    )
-    rows = conn.execute(sql, (*args, limit + 1)).fetchall()
-    items = [_article_row(r) for r in rows[:limit]]
-    nxt = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        nxt = (
-            encode_cursor(last["id"]) if match else encode_cursor(last["published_ms"], last["id"])
-        )
-    return Page(items, nxt)
+            text.append(part)
+            at += len(part)
+    return {"text": "".join(text), "marks": marks}
 
 
 def get_article(conn: sqlite3.Connection, article_id: str) -> dict[str, Any] | None:

@@ -103,6 +103,14 @@ def search_articles(
     until: Until = None,
     limit: Limit = 20,
     cursor: Cursor = None,
+    order: Annotated[
+        Literal["newest", "relevance"],
+        Query(
+            description="with q: `newest` (stored last first, the default) or `relevance` "
+            "(best match first: bm25, title words weighing more). Each article found by q "
+            "has a `snippet`: `text` and the [start, end) `marks` of the words that matched"
+        ),
+    ] = "newest",
 ) -> Response:
     conn = st.reader.conn()
     try:
@@ -117,6 +125,7 @@ def search_articles(
             until=until,
             limit=limit,
             cursor=cursor,
+            order=order,
         )
     except BadCursor as exc:
         raise cursor_error(exc) from None
