@@ -9,7 +9,7 @@ mark). Pages ask for the ``read`` scope; without a token they send the browser t
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -158,6 +158,27 @@ def _marked_parts(snippet: dict[str, Any]) -> list[tuple[str, bool]]:
     if at < len(text):
         parts.append((text[at:], False))
     return parts
+
+
+@router.get("/backtests", response_class=HTMLResponse)
+def backtests_page(request: Request, now: Now) -> Response:
+    """Start a backtest (the form posts to ``POST /backtests``) and list the recent ones."""
+    today = datetime.fromtimestamp(now / 1000, UTC).date()
+    return _page(
+        request,
+        "backtests.html",
+        jobs=request.app.state.backtests.recent(50),
+        since=(today - timedelta(days=7)).isoformat(),
+        until=(today + timedelta(days=1)).isoformat(),
+    )
+
+
+@router.get("/backtests/{job_id}", response_class=HTMLResponse)
+def backtest_page(request: Request, job_id: str) -> Response:
+    job = request.app.state.backtests.get(job_id)
+    if job is None:
+        return _page(request, "missing.html", what="backtest", ident=job_id)
+    return _page(request, "backtest.html", job=job, result=job.get("result"))
 
 
 @router.get("/ops", response_class=HTMLResponse)

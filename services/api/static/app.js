@@ -147,5 +147,46 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", () => { follow(); login(); });
+  // Backtests: the form posts the rule file to the API (the write scope, by the session
+  // cookie) and opens the job's page, which reloads itself until the job is done.
+  function backtests() {
+    const form = document.getElementById("backtest");
+    if (form) {
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const err = document.getElementById("backtest-error");
+        err.hidden = true;
+        const f = form.elements;
+        const r = await fetch("/backtests", {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            rules: f.rules.value, since: f.since.value + "T00:00:00Z",
+            until: f.until.value + "T00:00:00Z", examples: Number(f.examples.value || 3),
+          }),
+        });
+        if (r.status === 401) { window.location.href = "/ui/login"; return; }
+        const body = await r.json().catch(() => ({}));
+        if (r.ok) { window.location.href = "/ui/backtests/" + encodeURIComponent(body.job_id); return; }
+        err.hidden = false;
+        err.textContent = describeError(r.status, body);
+      });
+    }
+    const job = document.querySelector("article.backtest-job");
+    if (job && (job.dataset.status === "queued" || job.dataset.status === "running")) {
+      setTimeout(() => window.location.reload(), 1500);
+    }
+  }
+
+  function describeError(status, body) {
+    const detail = body && body.detail;
+    if (Array.isArray(detail)) {
+      return detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");
+    }
+    if (detail && detail.message) return detail.message;
+    if (status === 403) return "Your token may read but not write: backtests need the write scope.";
+    return "The backtest was not started (HTTP " + status + ").";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { follow(); login(); backtests(); });
 })();
