@@ -131,6 +131,7 @@ def search_page(
         entity=entity or None,
         limit=50,
         order=order,
+        snippets=True,
     )
     for article in page.items:
         if "snippet" in article:

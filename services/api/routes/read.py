@@ -107,10 +107,16 @@ def search_articles(
         Literal["newest", "relevance"],
         Query(
             description="with q: `newest` (stored last first, the default) or `relevance` "
-            "(best match first: bm25, title words weighing more). Each article found by q "
-            "has a `snippet`: `text` and the [start, end) `marks` of the words that matched"
+            "(best match first: bm25, title words weighing more)"
         ),
     ] = "newest",
+    snippets: Annotated[
+        bool,
+        Query(
+            description="with q: each article gets a `snippet`, its best-matching passage "
+            "(`text`) and the [start, end) `marks` of the words that matched; costs time"
+        ),
+    ] = False,
 ) -> Response:
     conn = st.reader.conn()
     try:
@@ -126,6 +132,7 @@ def search_articles(
             limit=limit,
             cursor=cursor,
             order=order,
+            snippets=snippets,
         )
     except BadCursor as exc:
         raise cursor_error(exc) from None

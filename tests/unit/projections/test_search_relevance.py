@@ -86,7 +86,7 @@ def test_relevance_pages_through_every_match_once_in_order(read_model: Path) -> 
 
 def test_snippets_mark_the_words_found(read_model: Path) -> None:
     with reading(read_model) as conn:
-        found = queries.search_articles(conn, q="lachin corridor", limit=50).items
+        found = queries.search_articles(conn, q="lachin corridor", limit=50, snippets=True).items
     assert {a["article_id"] for a in found} == {"art_0001", "art_0003"}
     for article in found:
         text, marks = article["snippet"]["text"], article["snippet"]["marks"]
@@ -94,9 +94,10 @@ def test_snippets_mark_the_words_found(read_model: Path) -> None:
         assert {text[a:b].lower() for a, b in marks} <= {"lachin", "corridor"}
     assert queries.snippet("a \ue000b\ue001 c") == {"text": "a b c", "marks": [[2, 3]]}
     assert queries.snippet("plain") == {"text": "plain", "marks": []}
-    # no query: no snippet
+    # not asked for, or no query: no snippet
     with reading(read_model) as conn:
         assert "snippet" not in queries.search_articles(conn, limit=1).items[0]
+        assert "snippet" not in queries.search_articles(conn, q="lachin", limit=1).items[0]
 
 
 def test_the_api_and_the_dashboard_search_by_relevance(tmp_path: Path) -> None:
@@ -111,12 +112,13 @@ def test_the_api_and_the_dashboard_search_by_relevance(tmp_path: Path) -> None:
     try:
         app = create_app(config, settings, log, follow_alerts=False)
         with TestClient(app) as client:
-            r = client.get(
-                "/articles", headers=headers, params={"q": "lachin", "order": "relevance"}
-            )
+            asked = {"q": "lachin", "order": "relevance", "snippets": "true"}
+            r = client.get("/articles", headers=headers, params=asked)
             assert r.status_code == 200, r.text
             items = r.json()["items"]
             assert items[0]["article_id"] == "art_0001" and items[0]["snippet"]["marks"]
+            plain = client.get("/articles", headers=headers, params={"q": "lachin"}).json()
+            assert "snippet" not in plain["items"][0]
             bad = client.get("/articles", headers=headers, params={"q": "x", "order": "best"})
             assert bad.status_code == 422
             page = client.get(
