@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
@@ -17,6 +17,7 @@ from services.alerting import Subscription, matches
 from services.api import atom, pull
 from services.api.auth import require_read
 from services.api.deps import AppState, not_found, now_ms, state
+from services.api.feed import sse_message
 
 router = APIRouter(dependencies=[Depends(require_read)], tags=["subscriptions"])
 State = Annotated[AppState, Depends(state)]
@@ -62,6 +63,10 @@ def subscription_feed(
 @router.get(
     "/subscriptions/{subscription_id}/stream",
     summary="Server-sent events: `alert` for each alert raised that the subscription matches",
+    description="Each event has an id: a client that reconnects with `Last-Event-ID` (as "
+    "EventSource does) gets the matching alerts it missed first. When that cannot be done "
+    "(the API restarted, or too much time passed), a `resync` event names the Atom feed, "
+    "which holds every matching alert.",
 )
 async def subscription_stream(subscription_id: str, request: Request) -> EventSourceResponse:
     st: AppState = request.app.state.tocsin
@@ -71,19 +76,28 @@ async def subscription_stream(subscription_id: str, request: Request) -> EventSo
     def accept(event: CloudEvent) -> bool:
         return isinstance(event.data, AlertRaised) and matches(sub, event.data)
 
-    queue = feed.subscribe(accept)
+    # a reconnect (EventSource sends the last id it got) resumes after that event; when
+    # it cannot be exact, "resync" points at the Atom feed, which holds every match
+    queue, backlog = feed.resume(accept, last_event_id=request.headers.get("last-event-id"))
 
-    async def events() -> AsyncIterator[dict[str, Any]]:
+    def missed() -> list[dict[str, str]]:
+        out = []
+        for number, record in backlog or ():
+            made = feed.item(number, record)
+            if made is not None and accept(made[1]):
+                out.append(sse_message(made[0]))
+        return out
+
+    async def events() -> AsyncIterator[dict[str, str]]:
         try:
             yield {"event": "ready", "data": json.dumps({"subscription_id": sub.id})}
+            if backlog is None:
+                catch_up = {"feed": f"/subscriptions/{sub.id}/feed.atom"}
+                yield {"event": "resync", "data": json.dumps(catch_up)}
+            for item in await run_in_threadpool(missed):
+                yield item
             while True:
-                item = await queue.get()
-                data = item["data"]
-                yield {
-                    "event": item["event"],
-                    "id": f"{data['alert_id']}.{data['revision']}",
-                    "data": json.dumps(data, ensure_ascii=False),
-                }
+                yield sse_message(await queue.get())
         except asyncio.CancelledError:
             raise
         finally:

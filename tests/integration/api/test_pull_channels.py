@@ -227,3 +227,45 @@ def test_the_cached_first_page_follows_the_read_model(client) -> None:  # type: 
     assert c.post(f"/alerts/{raised.data.alert_id}/ack", json={}, headers=W).status_code == 202
     project(settings, log, c.app.state.config.read_model)  # type: ignore[attr-defined]
     assert c.get("/alerts", headers=R).json()["items"][0]["status"] == "acknowledged"
+
+
+def test_a_stream_reconnect_gets_the_matching_alerts_it_missed(tmp_path: Path) -> None:
+    with (
+        live_server(tmp_path) as srv,
+        httpx.Client(base_url=srv.url, headers=W, timeout=10) as http,
+    ):
+        r = http.post(
+            "/subscriptions",
+            json={"id": "desk", "match": {"min_severity": "high"}, "channel": {"kind": "sse"}},
+        )
+        assert r.status_code == 201
+        deadline = time.monotonic() + 10
+        while http.get("/subscriptions/desk").status_code == 404:
+            assert time.monotonic() < deadline, "the projection did not catch up"
+            time.sleep(0.05)
+        first, missed, low = ev.article(70), ev.article(71), ev.article(72)
+        with http.stream("GET", "/subscriptions/desk/stream") as stream:
+            got = []
+            for line in stream.iter_lines():
+                if line.startswith("id:"):
+                    got.append(line.split(":", 1)[1].strip())
+                elif line.startswith("event: ready") or line == "event:ready":
+                    ev.append(srv.log, [ev.raised(first, severity="high")])
+                if got:
+                    break
+        last_id = got[0]
+        # while disconnected: one that matches, one that does not
+        ev.append(srv.log, [ev.raised(low, severity="low"), ev.raised(missed, severity="critical")])
+        time.sleep(0.5)
+        resumed = {"Last-Event-ID": last_id}
+        with http.stream("GET", "/subscriptions/desk/stream", headers=resumed) as stream:
+            events = _events(stream.iter_lines())
+            assert next(events)[0] == "ready"
+            event, data = next(events)
+        assert (event, data["alert_id"]) == ("alert", ev.raised(missed).data.alert_id)
+        # an id this API never gave (it restarted): resync, pointing at the Atom feed
+        foreign = {"Last-Event-ID": "0badc0de.1"}
+        with http.stream("GET", "/subscriptions/desk/stream", headers=foreign) as stream:
+            events = _events(stream.iter_lines())
+            assert next(events)[0] == "ready"
+            assert next(events) == ("resync", {"feed": "/subscriptions/desk/feed.atom"})
