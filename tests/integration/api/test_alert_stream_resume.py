@@ -8,18 +8,23 @@ import asyncio
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import readside_events as ev
+from kafka_broker import kafka_test_url
 from readside_server import WRITE_TOKEN, live_server, make_settings, open_test_log
 
 from services.api.feed import AlertFeed, format_positions, parse_positions
 from services.api.reader import Reader
-from services.eventlog import TopicPartition
-from services.runtime.bootstrap import topic
+from services.eventlog import TopicPartition, open_log
+from services.runtime.bootstrap import tocsin_topics, topic
+from services.runtime.settings import Settings
 
 W = {"Authorization": f"Bearer {WRITE_TOKEN}"}
 
@@ -205,3 +210,46 @@ def test_positions_round_trip() -> None:
     assert parse_positions(format_positions(positions)) == positions
     for bad in ("", "alerts.raised:1", "alerts.raised=3", ":1=2", "a:b=1", "a:1=-1"):
         assert parse_positions(bad) is None, bad
+
+
+@pytest.mark.kafka
+def test_the_feed_resumes_on_the_kafka_backend(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The same backlog on a Kafka log: its start positions come from the broker."""
+    prefix = f"feed{uuid.uuid4().hex[:8]}."
+    settings = Settings(log=kafka_test_url(kafka_bootstrap), topic_prefix=prefix)
+    log = open_log(settings.log)
+    log.create_topics(tocsin_topics(settings))
+    raise_alert_with(log, prefix, 1)  # before the feed: not in its backlog
+    topics = [topic(settings, "alerts.raised"), topic(settings, "alerts.lifecycle")]
+    feed = AlertFeed(log, topics, Reader(tmp_path / "read.db"))
+    feed.start()
+    try:
+        assert feed.ready.wait(30)
+        start = feed.complete_from()
+        assert {tp.topic for tp in start} == set(topics)
+        raise_alert_with(log, prefix, 2)
+        raise_alert_with(log, prefix, 3)
+        deadline = time.monotonic() + 30
+        while feed.read_count < 2:
+            assert time.monotonic() < deadline, "the feed did not read the alerts"
+            time.sleep(0.05)
+
+        async def resume(**where: Any) -> list[str] | None:
+            _, backlog = feed.resume(**where)
+            if backlog is None:
+                return None
+            return [made[0]["data"]["alert_id"] for n, r in backlog if (made := feed.item(n, r))]
+
+        wanted = [ev.raised(ev.article(n)).data.alert_id for n in (2, 3)]
+        assert asyncio.run(resume(after=start)) == wanted
+        assert asyncio.run(resume(last_event_id=f"{feed.boot}.1")) == wanted[1:]
+        assert asyncio.run(resume(after={tp: 0 for tp in start})) is None  # the 1st is not kept
+    finally:
+        feed.close()
+        log.delete_topics([t for t in log.list_topics() if t.startswith(prefix)])  # type: ignore[attr-defined]
+        log.close()
+
+
+def raise_alert_with(log: Any, prefix: str, n: int) -> None:
+    a = ev.article(n)
+    ev.append(log, [ev.raised(a)], prefix=prefix)
