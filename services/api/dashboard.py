@@ -71,6 +71,7 @@ def alerts_page(
         limit=100,
     )
     rules = [r["rule_id"] for r in queries.rule_stats(conn)]
+    failing, sources = queries.failing_sources(conn)
     filters = {
         "severity": severity or "",
         "rule": rule or "",
@@ -82,6 +83,8 @@ def alerts_page(
         "alerts.html",
         alerts=page.items,
         after=format_positions(after),
+        failing=failing,
+        sources=sources,
         rules=rules,
         filters=filters,
         severities=queries.SEVERITIES,

@@ -501,6 +501,18 @@ def entity_timeline(
 # --------------------------------------------------------------------------- sources, rules
 
 
+def failing_sources(conn: sqlite3.Connection) -> tuple[list[str], int]:
+    """The sources whose last poll failed (by id), and how many sources there are: cheap
+    enough for every page that wants to say so."""
+    failing = [
+        r[0]
+        for r in conn.execute(
+            "SELECT source_id FROM sources WHERE last_status = 'error' ORDER BY source_id"
+        )
+    ]
+    return failing, conn.execute("SELECT count(*) FROM sources").fetchone()[0]
+
+
 def source_health(
     conn: sqlite3.Connection, *, now_ms: int, window_ms: int = DAY_MS
 ) -> list[dict[str, Any]]:

@@ -93,6 +93,15 @@ def test_first_run_offline_shows_alerts_and_the_failing_source(tmp_path: Path) -
                     page.reload()
                 assert founding in page.locator("#alerts").inner_text()
                 assert page.locator("#alerts tbody tr").count() >= 2
+                # the alerts page says that a source fails, and links to the details
+                for _ in range(60):
+                    if page.locator("#failing-sources").count():
+                        break
+                    time.sleep(0.5)
+                    page.reload()
+                banner = page.locator("#failing-sources")
+                assert banner.inner_text() == "1 of 2 sources failing: regional-news"
+                assert banner.locator("a").get_attribute("href") == "/ui/ops"
 
                 # the unreachable source: listed first, as failing, with its error
                 for _ in range(60):

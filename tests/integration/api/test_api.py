@@ -335,6 +335,7 @@ def test_dashboard_escapes_untrusted_text(env: Env) -> None:
     assert "<mark>Armenia</mark>" in detail and "<mark>CSTO</mark>" in detail
     ops = env.client.get("/ui/ops").text
     assert "503 Service Unavailable" in ops and "<svg" in ops
+    assert '<a href="/ui/ops">1 of 2 sources failing</a>: src-b' in env.client.get("/ui").text
 
 
 def test_dashboard_sends_strangers_to_sign_in(env: Env) -> None:
