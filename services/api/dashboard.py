@@ -57,11 +57,7 @@ def alerts_page(
     status: str | None = None,
     country: str | None = None,
 ) -> Response:
-    # before the alerts: the live stream resumes at these positions, so that nothing the
-    # read model folds between the two reads falls through (a partition it has folded
-    # nothing of yet is at 0)
-    feed = request.app.state.feed
-    after = {tp: 0 for tp in feed.complete_from()} | queries.folded_positions(conn, feed.topics)
+    after = _stream_positions(request, conn)
     page = queries.list_alerts(
         conn,
         min_severity=severity if severity in queries.SEVERITIES else None,
@@ -82,7 +78,7 @@ def alerts_page(
         request,
         "alerts.html",
         alerts=page.items,
-        after=format_positions(after),
+        after=after,
         failing=failing,
         sources=sources,
         rules=rules,
@@ -92,8 +88,18 @@ def alerts_page(
     )
 
 
+def _stream_positions(request: Request, conn: sqlite3.Connection) -> str:
+    """Where the page's live stream resumes: the read model's positions in the feed's
+    topics, read before the page's rows so that nothing the read model folds between the
+    two reads falls through (a partition it has folded nothing of yet is at 0)."""
+    feed = request.app.state.feed
+    after = {tp: 0 for tp in feed.complete_from()} | queries.folded_positions(conn, feed.topics)
+    return format_positions(after)
+
+
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, alert_id: str, conn: Conn) -> Response:
+    after = _stream_positions(request, conn)
     alert = queries.get_alert(conn, alert_id)
     if alert is None:
         return _page(request, "missing.html", what="alert", ident=alert_id)
@@ -112,7 +118,7 @@ def alert_page(request: Request, alert_id: str, conn: Conn) -> Response:
         else:
             body = None
         articles.append({"ref": ref, "article": art, "body": body})
-    return _page(request, "alert.html", alert=alert, articles=articles)
+    return _page(request, "alert.html", alert=alert, articles=articles, after=after)
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -68,7 +68,7 @@
     // the last event id): alerts raised in between come first. "resync": that cannot be done
     // exactly, so reload the list, at most every 30 s (a read model far behind would
     // otherwise reload the page in a loop); meanwhile say that alerts may be missing.
-    const list = document.getElementById("alerts");
+    const list = document.getElementById("alerts") || detail;
     const after = list ? list.dataset.after : "";
     const source = new EventSource("/stream/alerts" + (after ? "?after=" + encodeURIComponent(after) : ""));
     source.addEventListener("ready", () => { if (live) { live.dataset.state = "open"; live.textContent = "live"; } });

@@ -78,6 +78,9 @@ def test_alerts_raised_after_the_page_was_read_come_first(tmp_path: Path) -> Non
         after = unescape(re.search(r'data-after="([^"]*)"', page).group(1))  # type: ignore[union-attr]
         assert parse_positions(after), after  # the positions the page's list was read at
         assert shown in page
+        detail = http.get(f"/ui/alerts/{shown}").text  # its page resumes the same way
+        found = re.search(r'<article class="alert"[^>]*data-after="([^"]*)"', detail)
+        assert found and parse_positions(unescape(found.group(1))) == parse_positions(after)
         # raised after the render, before the browser opens the stream
         missed = [raise_alert(srv.log, 2), raise_alert(srv.log, 3)]
         time.sleep(0.5)  # the feed has read them: without the positions they would be lost
