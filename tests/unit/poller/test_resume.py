@@ -175,14 +175,27 @@ def _polls(server: FeedServer, path: str, agent: str) -> list[float]:
 
 def _handover_gaps(
     server: FeedServer, paths: list[str], before: str, after: str
-) -> dict[str, float]:
-    """Per path: from the last poll by ``before`` to the first by ``after`` that follows it."""
+) -> dict[str, tuple[float, float]]:
+    """Per path: the last poll by ``before`` and the first by ``after`` that follows it."""
     gaps = {}
     for path in paths:
         last = max(_polls(server, path, before))
-        first = min(t for t in _polls(server, path, after) if t > last)
-        gaps[path] = round(first - last, 3)
+        gaps[path] = (last, min(t for t in _polls(server, path, after) if t > last))
     return gaps
+
+
+def _off_cadence(gaps: dict[str, tuple[float, float]], gained: float) -> dict[str, str]:
+    """The paths not polled one interval after the previous owner's last poll (±0.4 s), or,
+    when that moment fell inside the handover (no poller owned the source), at once after
+    it: at most 0.4 s after the new owner was seen owning it (``gained``, which the test
+    observes a little late) plus its 0.2 s check for gains. Never earlier than the interval.
+    """
+    off = {}
+    for path, (last, first) in gaps.items():
+        due = last + EVERY_S
+        if not due - 0.4 <= first <= max(due, gained + 0.2) + 0.4:
+            off[path] = f"gap {first - last:.3f} s, gained {gained - last:.3f} s after the last"
+    return off
 
 
 def _wait_for_cycle(server: FeedServer, paths: list[str], agent: str) -> float:
@@ -228,11 +241,13 @@ def test_a_source_that_moves_is_polled_one_interval_after_the_previous_owners_la
             lambda: bool(pb.owned) and not a.owned & pb.owned and a.owned | pb.owned == {0, 1, 2},
             "the second poller gets a share, disjoint from the first's",
         )
+        gained = time.monotonic()
         moved = [p for p, s in zip(paths, sources, strict=True) if _partition(a, s) in b.owned]
         assert moved and len(moved) < len(paths)
         wait_until(lambda: all(_polls(server, p, pb.agent) for p in moved), "b polls its share")
         joined = _handover_gaps(server, moved, a.agent, b.agent)
-        assert all(abs(gap - EVERY_S) <= 0.4 for gap in joined.values()), joined
+        off = _off_cadence(joined, gained)
+        assert not off, f"off cadence after the join: {off}"
 
         # The second poller leaves 0.8 s into its cycle; the first takes its sources back.
         # (Its schedule runs at the same phase since the join, so this checks that the
@@ -246,7 +261,8 @@ def test_a_source_that_moves_is_polled_one_interval_after_the_previous_owners_la
             "the survivor polls the sources it took back",
         )
         taken_back = _handover_gaps(server, moved, b.agent, a.agent)
-        assert all(abs(gap - EVERY_S) <= 0.4 for gap in taken_back.values()), taken_back
+        off = _off_cadence(taken_back, left)
+        assert not off, f"off cadence after the departure: {off}"
     finally:
         if b is not None:
             b.stop()
