@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import readside_events as ev
-from chromium import ARGS, CHROMIUM
+from chromium import CHROMIUM, chromium_page, sign_in
 from readside_server import WRITE_TOKEN, LiveServer, live_server
 
 pytestmark = [
@@ -34,82 +34,73 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def test_dashboard_live_alerts_escaping_and_ack(server: LiveServer, tmp_path: Path) -> None:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+    with chromium_page() as (page, errors):
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-            # sign in: the dashboard keeps the token in an HttpOnly cookie
-            page.goto(server.url + "/ui")
-            page.wait_for_url("**/ui/login")
-            page.fill("input[name=token]", WRITE_TOKEN)
-            page.click("button[type=submit]")
-            page.wait_for_url(server.url + "/ui")
+        # sign in: the dashboard keeps the token in an HttpOnly cookie
+        page.goto(server.url + "/ui")
+        page.wait_for_url("**/ui/login")
+        sign_in(page, server.url, WRITE_TOKEN)
 
-            # the dashboard loads with the alert already raised (projected meanwhile)
-            page.wait_for_selector("#live[data-state=open]")
-            if page.locator("#alerts tbody tr").count() == 0:
-                page.reload()
-                page.wait_for_selector("#live[data-state=open]")
-            assert page.locator("#alerts tbody tr").count() == 1
-
-            # a new alert with a hostile title appears live, as text
-            evil = ev.article(2, title="<img src=x onerror=alert(1)>")
-            alert = ev.raised(evil)
-            ev.append(server.log, [ev.published(evil), ev.enriched(evil), alert])
-            row = page.locator(f'tr[data-alert-id="{alert.data.alert_id}"]')
-            row.wait_for(timeout=10_000)
-            assert row.locator("td.title").inner_text() == "<img src=x onerror=alert(1)>"
-            assert page.locator("#alerts img").count() == 0
-            assert page.locator("#alerts tbody tr").count() == 2
-
-            # acknowledge it: an event on the log, back through the SSE feed
-            status = row.locator("td.status")
-            assert status.inner_text() == "open"
-            # the projection must know the alert before the API accepts an ack
-            for _ in range(100):
-                row.locator("button[data-action=ack]").click()
-                try:
-                    page.wait_for_function(
-                        "id => document.querySelector(`tr[data-alert-id='${id}'] td.status`).textContent === 'acknowledged'",
-                        arg=alert.data.alert_id,
-                        timeout=300,
-                    )
-                    break
-                except playwright_api.TimeoutError:
-                    continue
-            assert status.inner_text() == "acknowledged"
-
-            # after a reload the status comes from the read model
+        # the dashboard loads with the alert already raised (projected meanwhile)
+        page.wait_for_selector("#live[data-state=open]")
+        if page.locator("#alerts tbody tr").count() == 0:
             page.reload()
-            assert (
-                page.locator(f'tr[data-alert-id="{alert.data.alert_id}"] td.status').inner_text()
-                == "acknowledged"
-            )
-            assert "<img src=x onerror=alert(1)>" in page.locator("#alerts").inner_text()
+            page.wait_for_selector("#live[data-state=open]")
+        assert page.locator("#alerts tbody tr").count() == 1
 
-            # the alert page shows the article text, escaped, evidence highlighted
-            page.click(f'tr[data-alert-id="{alert.data.alert_id}"] td.title a')
-            page.wait_for_selector("pre.text mark")
-            assert page.locator("pre.text mark").first.inner_text() in ("Armenia", "CSTO")
-            assert page.locator("article img").count() == 0
+        # a new alert with a hostile title appears live, as text
+        evil = ev.article(2, title="<img src=x onerror=alert(1)>")
+        alert = ev.raised(evil)
+        ev.append(server.log, [ev.published(evil), ev.enriched(evil), alert])
+        row = page.locator(f'tr[data-alert-id="{alert.data.alert_id}"]')
+        row.wait_for(timeout=10_000)
+        assert row.locator("td.title").inner_text() == "<img src=x onerror=alert(1)>"
+        assert page.locator("#alerts img").count() == 0
+        assert page.locator("#alerts tbody tr").count() == 2
 
-            page.goto(server.url + "/ui/ops")
-            page.wait_for_selector("svg rect.bar", state="attached")
-            page.goto(server.url + "/ui")
-            shot = tmp_path / "dashboard.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 1000
-            if os.environ.get("TOCSIN_SCREENSHOT"):
-                Path(os.environ["TOCSIN_SCREENSHOT"]).write_bytes(shot.read_bytes())
-            assert dialogs == [], f"a dialog fired: {dialogs}"
-            assert errors == [], f"script errors: {errors}"
-        finally:
-            browser.close()
+        # acknowledge it: an event on the log, back through the SSE feed
+        status = row.locator("td.status")
+        assert status.inner_text() == "open"
+        # the projection must know the alert before the API accepts an ack
+        for _ in range(100):
+            row.locator("button[data-action=ack]").click()
+            try:
+                page.wait_for_function(
+                    "id => document.querySelector(`tr[data-alert-id='${id}'] td.status`).textContent === 'acknowledged'",
+                    arg=alert.data.alert_id,
+                    timeout=300,
+                )
+                break
+            except playwright_api.TimeoutError:
+                continue
+        assert status.inner_text() == "acknowledged"
+
+        # after a reload the status comes from the read model
+        page.reload()
+        assert (
+            page.locator(f'tr[data-alert-id="{alert.data.alert_id}"] td.status').inner_text()
+            == "acknowledged"
+        )
+        assert "<img src=x onerror=alert(1)>" in page.locator("#alerts").inner_text()
+
+        # the alert page shows the article text, escaped, evidence highlighted
+        page.click(f'tr[data-alert-id="{alert.data.alert_id}"] td.title a')
+        page.wait_for_selector("pre.text mark")
+        assert page.locator("pre.text mark").first.inner_text() in ("Armenia", "CSTO")
+        assert page.locator("article img").count() == 0
+
+        page.goto(server.url + "/ui/ops")
+        page.wait_for_selector("svg rect.bar", state="attached")
+        page.goto(server.url + "/ui")
+        shot = tmp_path / "dashboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 1000
+        if os.environ.get("TOCSIN_SCREENSHOT"):
+            Path(os.environ["TOCSIN_SCREENSHOT"]).write_bytes(shot.read_bytes())
+        assert dialogs == [], f"a dialog fired: {dialogs}"
+        assert errors == [], f"script errors: {errors}"
 
 
 def test_an_alert_raised_before_the_stream_connects_shows_without_a_reload(
@@ -117,37 +108,28 @@ def test_an_alert_raised_before_the_stream_connects_shows_without_a_reload(
 ) -> None:
     """The page is rendered, then an alert is raised before its stream connects (held back
     here): the stream starts where the page's list was read, so the alert appears."""
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server.url + "/ui")
-            page.wait_for_url("**/ui/login")
-            raised: list[str] = []
+    with chromium_page() as (page, errors):
+        page.goto(server.url + "/ui")
+        page.wait_for_url("**/ui/login")
+        raised: list[str] = []
 
-            def hold(route: Any) -> None:
-                if not raised:
-                    late = ev.article(7, title="Raised between the page and its stream")
-                    alert = ev.raised(late)
-                    ev.append(server.log, [ev.published(late), ev.enriched(late), alert])
-                    time.sleep(0.5)  # the API's feed has read it by now
-                    raised.append(alert.data.alert_id)
-                route.continue_()
+        def hold(route: Any) -> None:
+            if not raised:
+                late = ev.article(7, title="Raised between the page and its stream")
+                alert = ev.raised(late)
+                ev.append(server.log, [ev.published(late), ev.enriched(late), alert])
+                time.sleep(0.5)  # the API's feed has read it by now
+                raised.append(alert.data.alert_id)
+            route.continue_()
 
-            page.route("**/stream/alerts*", hold)
-            page.fill("input[name=token]", WRITE_TOKEN)
-            page.click("button[type=submit]")
-            page.wait_for_url(server.url + "/ui")
-            page.wait_for_selector("#live[data-state=open]")
-            assert raised, "the stream was not requested"
-            row = page.locator(f'tr[data-alert-id="{raised[0]}"]')
-            row.wait_for(timeout=10_000)
-            assert row.locator("td.title").inner_text() == "Raised between the page and its stream"
-            assert errors == [], f"script errors: {errors}"
-        finally:
-            browser.close()
+        page.route("**/stream/alerts*", hold)
+        sign_in(page, server.url, WRITE_TOKEN)
+        page.wait_for_selector("#live[data-state=open]")
+        assert raised, "the stream was not requested"
+        row = page.locator(f'tr[data-alert-id="{raised[0]}"]')
+        row.wait_for(timeout=10_000)
+        assert row.locator("td.title").inner_text() == "Raised between the page and its stream"
+        assert errors == [], f"script errors: {errors}"
 
 
 RULES = """\
@@ -166,42 +148,34 @@ def test_a_backtest_from_the_dashboard(server: LiveServer) -> None:
         a = ev.article(n)
         ev.append(server.log, [ev.published(a), ev.enriched(a)])
     day = ev.T0.date()
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server.url + "/ui/login")
-            page.fill("input[name=token]", WRITE_TOKEN)
-            page.click("button[type=submit]")
-            page.wait_for_url(server.url + "/ui")
-            page.click("nav a[href='/ui/backtests']")
-            page.wait_for_url(server.url + "/ui/backtests")
+    with chromium_page() as (page, errors):
+        page.goto(server.url + "/ui/login")
+        sign_in(page, server.url, WRITE_TOKEN)
+        page.click("nav a[href='/ui/backtests']")
+        page.wait_for_url(server.url + "/ui/backtests")
 
-            page.fill("textarea[name=rules]", RULES)
-            page.fill("input[name=since]", day.isoformat())
-            page.fill("input[name=until]", (day + timedelta(days=1)).isoformat())
-            page.click("#backtest button[type=submit]")
-            page.wait_for_url("**/ui/backtests/*")
-            page.wait_for_selector("article.backtest-job[data-status=succeeded]", timeout=60_000)
-            row = page.locator("#backtest-rules tr[data-rule=am-az-together]")
-            # one alert: articles 2 and 3 join the first one's (the rule's default suppression)
-            assert row.locator("td.would-fire").inner_text() == "1"
-            assert "Armenia" in row.locator("ul.examples").inner_text()
+        run_backtest(page, RULES, day, "succeeded")
+        row = page.locator("#backtest-rules tr[data-rule=am-az-together]")
+        # one alert: articles 2 and 3 join the first one's (the rule's default suppression)
+        assert row.locator("td.would-fire").inner_text() == "1"
+        assert "Armenia" in row.locator("ul.examples").inner_text()
 
-            page.goto(server.url + "/ui/backtests")
-            page.fill("textarea[name=rules]", "rules: [<b>oops")
-            page.fill("input[name=since]", day.isoformat())
-            page.fill("input[name=until]", (day + timedelta(days=1)).isoformat())
-            page.click("#backtest button[type=submit]")
-            page.wait_for_url("**/ui/backtests/*")
-            page.wait_for_selector("article.backtest-job[data-status=failed]", timeout=60_000)
-            assert "rules.yaml" in page.locator("pre.error").inner_text()
-            assert page.locator("article b").count() == 0  # the file's text stays text
+        page.goto(server.url + "/ui/backtests")
+        run_backtest(page, "rules: [<b>oops", day, "failed")
+        assert "rules.yaml" in page.locator("pre.error").inner_text()
+        assert page.locator("article b").count() == 0  # the file's text stays text
 
-            page.goto(server.url + "/ui/backtests")
-            assert page.locator("#backtests tbody tr").count() == 2
-            assert errors == [], f"script errors: {errors}"
-        finally:
-            browser.close()
+        page.goto(server.url + "/ui/backtests")
+        assert page.locator("#backtests tbody tr").count() == 2
+        assert errors == [], f"script errors: {errors}"
+
+
+def run_backtest(page: Any, rules: str, day: date, ends: str) -> None:
+    """On the backtests page: the rule file and one day, run, until the job's page shows
+    it ``ends`` (succeeded or failed)."""
+    page.fill("textarea[name=rules]", rules)
+    page.fill("input[name=since]", day.isoformat())
+    page.fill("input[name=until]", (day + timedelta(days=1)).isoformat())
+    page.click("#backtest button[type=submit]")
+    page.wait_for_url("**/ui/backtests/*")
+    page.wait_for_selector(f"article.backtest-job[data-status={ends}]", timeout=60_000)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from chromium import ARGS, CHROMIUM
+from chromium import CHROMIUM, chromium_page, sign_in
 from cli_setup import TOCSIN, write_config
 
 import services.poller
@@ -29,7 +29,7 @@ pytestmark = [
         not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium"
     ),
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
 def _closed_port() -> int:
@@ -72,55 +72,46 @@ def test_first_run_offline_shows_alerts_and_the_failing_source(tmp_path: Path) -
         assert f"sign in with the token in {token_file}" in announced
         token = token_file.read_text(encoding="utf-8").strip()
 
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            try:
-                page = browser.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url + "ui")
-                page.wait_for_url("**/ui/login")
-                page.fill("input[name=token]", token)
-                page.click("button[type=submit]")
-                page.wait_for_url(url + "ui")
+        with chromium_page() as (page, errors):
+            page.goto(url + "ui")
+            page.wait_for_url("**/ui/login")
+            sign_in(page, url, token)
 
-                # the sample's alerts, projected while the user signed in
-                founding = "Armenia, Azerbaijan and the CSTO named together"
-                for _ in range(60):
-                    if founding in page.locator("#alerts").inner_text():
-                        break
-                    time.sleep(0.5)
-                    page.reload()
-                assert founding in page.locator("#alerts").inner_text()
-                assert page.locator("#alerts tbody tr").count() >= 2
-                # the alerts page says that a source fails, and links to the details
-                for _ in range(60):
-                    if page.locator("#failing-sources").count():
-                        break
-                    time.sleep(0.5)
-                    page.reload()
-                banner = page.locator("#failing-sources")
-                assert banner.inner_text() == "1 of 2 sources failing: regional-news"
-                assert banner.locator("a").get_attribute("href") == "/ui/ops"
+            # the sample's alerts, projected while the user signed in
+            founding = "Armenia, Azerbaijan and the CSTO named together"
+            for _ in range(60):
+                if founding in page.locator("#alerts").inner_text():
+                    break
+                time.sleep(0.5)
+                page.reload()
+            assert founding in page.locator("#alerts").inner_text()
+            assert page.locator("#alerts tbody tr").count() >= 2
+            # the alerts page says that a source fails, and links to the details
+            for _ in range(60):
+                if page.locator("#failing-sources").count():
+                    break
+                time.sleep(0.5)
+                page.reload()
+            banner = page.locator("#failing-sources")
+            assert banner.inner_text() == "1 of 2 sources failing: regional-news"
+            assert banner.locator("a").get_attribute("href") == "/ui/ops"
 
-                # the unreachable source: listed first, as failing, with its error
-                for _ in range(60):
-                    page.goto(url + "ui/ops")
-                    failing = page.locator("#sources tr.failing")
-                    if failing.count():
-                        break
-                    time.sleep(0.5)
-                assert failing.count() == 1
-                row = failing.first.inner_text()
-                assert "regional-news" in row and "ConnectError" in row, row
-                first = page.locator("#sources tbody tr").first.inner_text()
-                assert first.startswith("regional-news"), first
-                sample = page.locator("#sources tbody tr", has_text="tocsin-sample")
-                assert sample.count() == 1
-                assert "failing" not in (sample.get_attribute("class") or "")
-                assert errors == [], f"script errors: {errors}"
-            finally:
-                browser.close()
+            # the unreachable source: listed first, as failing, with its error
+            for _ in range(60):
+                page.goto(url + "ui/ops")
+                failing = page.locator("#sources tr.failing")
+                if failing.count():
+                    break
+                time.sleep(0.5)
+            assert failing.count() == 1
+            row = failing.first.inner_text()
+            assert "regional-news" in row and "ConnectError" in row, row
+            first = page.locator("#sources tbody tr").first.inner_text()
+            assert first.startswith("regional-news"), first
+            sample = page.locator("#sources tbody tr", has_text="tocsin-sample")
+            assert sample.count() == 1
+            assert "failing" not in (sample.get_attribute("class") or "")
+            assert errors == [], f"script errors: {errors}"
 
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=60)
