@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from chromium import CHROMIUM, chromium_page, sign_in
-from cli_setup import TOCSIN, write_config
+from cli_setup import Console, write_config
 
 import services.poller
 
@@ -49,25 +48,9 @@ def test_first_run_offline_shows_alerts_and_the_failing_source(tmp_path: Path) -
         ],
         api={"port": 0, "read_model": str(tmp_path / "data" / "read.db")},
     )
-    proc = subprocess.Popen(
-        [TOCSIN, "run", "--status-every", "0", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    console = Console(config, tmp_path)
     try:
-        assert proc.stderr is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while not any("dashboard on " in line for line in lines) and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-        announced = next((line for line in lines if "dashboard on " in line), "")
-        assert announced, "".join(lines)
-        url = announced.split("dashboard on ", 1)[1].split()[0]
+        announced, url = console.dashboard()
         token_file = tmp_path / "data" / "api-token"
         assert f"sign in with the token in {token_file}" in announced
         token = token_file.read_text(encoding="utf-8").strip()
@@ -113,12 +96,10 @@ def test_first_run_offline_shows_alerts_and_the_failing_source(tmp_path: Path) -
             assert "failing" not in (sample.get_attribute("class") or "")
             assert errors == [], f"script errors: {errors}"
 
-        proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=60)
-        assert proc.returncode == 0, rest[-3000:]
-        assert "Traceback" not in rest
-        assert token not in "".join(lines) + rest
+        console.proc.send_signal(signal.SIGINT)
+        output = console.finish()
+        assert console.proc.returncode == 0, output[-3000:]
+        assert "Traceback" not in output
+        assert token not in output
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        console.kill()

@@ -1,10 +1,12 @@
 """What tests of the ``tocsin`` command start from: the installed command, a one-article
-JSONL source and a config file."""
+JSONL source, a config file, and ``tocsin run`` in the background with its console."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +29,46 @@ def write_config(path: Path, **values: Any) -> Path:
     """``values`` as a YAML config file at ``path``."""
     path.write_text(yaml.safe_dump(values), encoding="utf-8")
     return path
+
+
+class Console:
+    """``tocsin run`` (with ``options``, such as ``--processes``) started in the background
+    on ``config``, its console (stderr) read line by line. ``kill`` it in a ``finally``."""
+
+    def __init__(self, config: Path, cwd: Path, *options: str) -> None:
+        self.proc = subprocess.Popen(
+            [TOCSIN, "run", *options, "--status-every", "0", "--config", str(config)],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    def read_until(self, marker: str, timeout: float = 60) -> str:
+        """The first line from here on holding ``marker``; fails with what was read."""
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if marker in line:
+                return line
+        raise AssertionError(f"no {marker!r} in:\n{''.join(self.lines)}")
+
+    def dashboard(self) -> tuple[str, str]:
+        """The line announcing the dashboard, and the dashboard's URL in it."""
+        line = self.read_until("dashboard on ")
+        return line, line.split("dashboard on ", 1)[1].split()[0]
+
+    def finish(self, timeout: float = 60) -> str:
+        """Waits for the end of the run; the whole console."""
+        _, rest = self.proc.communicate(timeout=timeout)
+        return "".join(self.lines) + rest
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_setup import TOCSIN, write_config
+from cli_setup import TOCSIN, Console, write_config
 
 from services.cli.run_commands import pipeline
 from services.eventlog import open_log
@@ -34,45 +34,24 @@ class Run:
             sources=[{"id": "sample", "kind": "feed", "url": str(SAMPLE)}],
             api={"port": 0, "read_model": str(tmp_path / "read.db")},
         )
-        self.proc = subprocess.Popen(
-            [TOCSIN, "run", "--processes", "--status-every", "0", "--config", str(config)],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
+        self.console = Console(config, tmp_path, "--processes")
+        self.proc = self.console.proc
         self.children: dict[str, int] = {}
         self.dashboard = ""
 
-    def read_until(self, marker: str, timeout: float = 60) -> str:
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            if marker in line:
-                return line
-        raise AssertionError(f"no {marker!r} in:\n{''.join(self.lines)}")
-
     def wait_started(self) -> None:
-        found = PROCESSES_LINE.search(self.read_until(" processes ("))
+        found = PROCESSES_LINE.search(self.console.read_until(" processes ("))
         assert found is not None
         for part in found.group(1).split(", "):
             name, pid = part.split()
             self.children[name] = int(pid)
-        self.dashboard = self.read_until("dashboard on ").split("dashboard on ", 1)[1].split()[0]
+        _, self.dashboard = self.console.dashboard()
 
     def finish(self, timeout: float = 60) -> str:
-        _, rest = self.proc.communicate(timeout=timeout)
-        return "".join(self.lines) + rest
+        return self.console.finish(timeout)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.console.kill()
         for pid in self.children.values():
             if alive(pid):
                 subprocess.run(["kill", "-9", str(pid)], check=False)
