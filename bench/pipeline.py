@@ -852,8 +852,6 @@ def plain_loop(
 ) -> tuple[float, int, int]:
     """The same enrichment and rules over the JSONL lines: articles/s, alerts, articles covered.
     ``ready`` is called once everything is loaded, just before the clock starts."""
-    from schemas import ArticlePublished
-    from schemas.ids import article_id, content_hash
     from services.enricher.runner import enricher_settings
     from services.enricher.settings import build_enricher
     from services.rules import Engine, load_rules
@@ -867,19 +865,7 @@ def plain_loop(
     ready()
     started = time.perf_counter()
     for g, line in enumerate(lines):
-        record = json.loads(line)
-        link = item_link(run, g)
-        title, body = record["title"].strip(), record["body"].strip()
-        article = ArticlePublished(
-            article_id=article_id(url=link),
-            url=link,
-            title=title,
-            text=body,
-            published_at=now,
-            fetched_at=now,
-            source_id=f"feed-{g % feeds}",
-            content_hash=content_hash(title, body),
-        )
+        article = burst_article(line, g, run, feeds, now)  # in the loop: JSON is its work
         for alert in engine.process(enricher.enrich_article(article)):
             alerts += 1
             covered.update(a.article_id for a in alert.articles)
@@ -916,31 +902,31 @@ def plain_loops_in_parallel(lines: list[str], run: str, feeds: int, catch_all: P
 # -- the peer's work, done by Tocsin's own services ------------------------------------------
 
 
-def preloaded_articles(lines: list[str], run: str, feeds: int) -> list[Any]:
-    """The burst articles as the poller would publish them (for the runs that start from a
-    preloaded topic: the peer and ``bench_kafka_stage``)."""
+def burst_article(line: str, g: int, run: str, feeds: int, now: datetime) -> Any:
+    """The ``g``-th burst line as the poller would publish it (the plain loop, the peer and
+    ``bench_kafka_stage`` start from the same articles)."""
     from schemas import ArticlePublished
     from schemas.ids import article_id, content_hash
 
+    record = json.loads(line)
+    link = item_link(run, g)
+    title, body = record["title"].strip(), record["body"].strip()
+    return ArticlePublished(
+        article_id=article_id(url=link),
+        url=link,
+        title=title,
+        text=body,
+        published_at=now,
+        fetched_at=now,
+        source_id=f"feed-{g % feeds}",
+        content_hash=content_hash(title, body),
+    )
+
+
+def preloaded_articles(lines: list[str], run: str, feeds: int) -> list[Any]:
+    """The burst articles, for the runs that start from a preloaded topic."""
     now = datetime.now(UTC)
-    out = []
-    for g, line in enumerate(lines):
-        record = json.loads(line)
-        link = item_link(run, g)
-        title, body = record["title"].strip(), record["body"].strip()
-        out.append(
-            ArticlePublished(
-                article_id=article_id(url=link),
-                url=link,
-                title=title,
-                text=body,
-                published_at=now,
-                fetched_at=now,
-                source_id=f"feed-{g % feeds}",
-                content_hash=content_hash(title, body),
-            )
-        )
-    return out
+    return [burst_article(line, g, run, feeds, now) for g, line in enumerate(lines)]
 
 
 @dataclass
