@@ -19,6 +19,7 @@ import pytest
 import readside_events as ev
 from kafka_broker import kafka_test_url
 from readside_server import WRITE_TOKEN, live_server, make_settings, open_test_log
+from waiting import wait_until
 
 from services.api.feed import AlertFeed, format_positions, parse_positions
 from services.api.reader import Reader
@@ -53,18 +54,21 @@ def take(messages: Iterator[Event], count: int) -> list[Event]:
     return out
 
 
-def raise_alert(log: object, n: int) -> str:
+def raise_alert(log: object, n: int, prefix: str = "") -> str:
+    """Article ``n`` published, enriched and alerted on, under the topic ``prefix``."""
     a = ev.article(n)
     alert = ev.raised(a)
-    ev.append(log, [ev.published(a), ev.enriched(a), alert])  # type: ignore[arg-type]
+    ev.append(log, [ev.published(a), ev.enriched(a), alert], prefix=prefix)  # type: ignore[arg-type]
     return alert.data.alert_id
 
 
 def wait_projected(http: httpx.Client, alert_id: str) -> None:
-    deadline = time.monotonic() + 10
-    while http.get(f"/alerts/{alert_id}").status_code == 404:
-        assert time.monotonic() < deadline, "the projection did not fold the alert"
-        time.sleep(0.05)
+    wait_until(
+        lambda: http.get(f"/alerts/{alert_id}").status_code != 404,
+        "the projection folds the alert",
+        timeout_s=10,
+        every_s=0.05,
+    )
 
 
 def test_alerts_raised_after_the_page_was_read_come_first(tmp_path: Path) -> None:
@@ -179,10 +183,7 @@ def test_records_gone_from_the_backlog_mean_resync(tmp_path: Path) -> None:
         assert feed.ready.wait(10)
         for n in range(3):
             raise_alert(log, n)
-        deadline = time.monotonic() + 10
-        while feed.read_count < 3:  # the feed has read all three
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(lambda: feed.read_count >= 3, "the feed reads all three", timeout_s=10)
 
         async def resume(last: str) -> list[int] | None:
             _, backlog = feed.resume(last_event_id=last)
@@ -222,7 +223,7 @@ def test_the_feed_resumes_on_the_kafka_backend(kafka_bootstrap: str, tmp_path: P
     settings = Settings(log=kafka_test_url(kafka_bootstrap), topic_prefix=prefix)
     log = open_log(settings.log)
     log.create_topics(tocsin_topics(settings))
-    raise_alert_with(log, prefix, 1)  # before the feed: not in its backlog
+    raise_alert(log, 1, prefix)  # before the feed: not in its backlog
     topics = [topic(settings, "alerts.raised"), topic(settings, "alerts.lifecycle")]
     feed = AlertFeed(log, topics, Reader(tmp_path / "read.db"))
     feed.start()
@@ -230,12 +231,9 @@ def test_the_feed_resumes_on_the_kafka_backend(kafka_bootstrap: str, tmp_path: P
         assert feed.ready.wait(30)
         start = feed.complete_from()
         assert {tp.topic for tp in start} == set(topics)
-        raise_alert_with(log, prefix, 2)
-        raise_alert_with(log, prefix, 3)
-        deadline = time.monotonic() + 30
-        while feed.read_count < 2:
-            assert time.monotonic() < deadline, "the feed did not read the alerts"
-            time.sleep(0.05)
+        raise_alert(log, 2, prefix)
+        raise_alert(log, 3, prefix)
+        wait_until(lambda: feed.read_count >= 2, "the feed reads the alerts", timeout_s=30)
 
         async def resume(**where: Any) -> list[str] | None:
             _, backlog = feed.resume(**where)
@@ -251,8 +249,3 @@ def test_the_feed_resumes_on_the_kafka_backend(kafka_bootstrap: str, tmp_path: P
         feed.close()
         log.delete_topics([t for t in log.list_topics() if t.startswith(prefix)])  # type: ignore[attr-defined]
         log.close()
-
-
-def raise_alert_with(log: Any, prefix: str, n: int) -> None:
-    a = ev.article(n)
-    ev.append(log, [ev.raised(a)], prefix=prefix)

@@ -23,6 +23,7 @@ from readside_server import (
     open_test_log,
     project,
 )
+from waiting import wait_until
 
 from schemas import CloudEvent, Evidence, new_event
 from services.api.app import create_app
@@ -173,24 +174,26 @@ def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, object]]]:
             event = None
 
 
+def _sse_subscription(http: httpx.Client, ident: str, match: dict[str, object]) -> None:
+    """An SSE subscription created through the API, once the read model knows it."""
+    r = http.post("/subscriptions", json={"id": ident, "match": match, "channel": {"kind": "sse"}})
+    assert r.status_code == 201
+    wait_until(
+        lambda: http.get(f"/subscriptions/{ident}").status_code != 404,
+        "the projection catches up",
+        timeout_s=10,
+        every_s=0.05,
+    )
+
+
 def test_stream_sends_matching_alerts_only(tmp_path: Path) -> None:
     with (
         live_server(tmp_path) as srv,
         httpx.Client(base_url=srv.url, headers=W, timeout=10) as http,
     ):
-        r = http.post(
-            "/subscriptions",
-            json={
-                "id": "live-high",
-                "match": {"min_severity": "high", "rules": ["csto-armenia-azerbaijan"]},
-                "channel": {"kind": "sse"},
-            },
+        _sse_subscription(
+            http, "live-high", {"min_severity": "high", "rules": ["csto-armenia-azerbaijan"]}
         )
-        assert r.status_code == 201
-        deadline = time.monotonic() + 10
-        while http.get("/subscriptions/live-high").status_code == 404:
-            assert time.monotonic() < deadline, "the projection did not catch up"
-            time.sleep(0.05)
         assert httpx.get(srv.url + "/subscriptions/live-high/stream", timeout=5).status_code == 401
         low, high, later = ev.article(50), ev.article(51), ev.article(52)
         no = ev.raised(low, severity="low")
@@ -234,15 +237,7 @@ def test_a_stream_reconnect_gets_the_matching_alerts_it_missed(tmp_path: Path) -
         live_server(tmp_path) as srv,
         httpx.Client(base_url=srv.url, headers=W, timeout=10) as http,
     ):
-        r = http.post(
-            "/subscriptions",
-            json={"id": "desk", "match": {"min_severity": "high"}, "channel": {"kind": "sse"}},
-        )
-        assert r.status_code == 201
-        deadline = time.monotonic() + 10
-        while http.get("/subscriptions/desk").status_code == 404:
-            assert time.monotonic() < deadline, "the projection did not catch up"
-            time.sleep(0.05)
+        _sse_subscription(http, "desk", {"min_severity": "high"})
         first, missed, low = ev.article(70), ev.article(71), ev.article(72)
         with http.stream("GET", "/subscriptions/desk/stream") as stream:
             got = []
