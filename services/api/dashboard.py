@@ -144,7 +144,8 @@ def search_page(
     )
     for article in page.items:
         if "snippet" in article:
-            article["snippet_parts"] = _marked_parts(article["snippet"])
+            snippet = article["snippet"]
+            article["snippet_html"] = highlight(snippet["text"], map(tuple, snippet["marks"]))
     return _page(
         request,
         "search.html",
@@ -155,19 +156,6 @@ def search_page(
         order=order,
         articles=page.items,
     )
-
-
-def _marked_parts(snippet: dict[str, Any]) -> list[tuple[str, bool]]:
-    """The snippet's text cut at its marks: (part, matched) pairs the template escapes."""
-    text, parts, at = snippet["text"], [], 0
-    for start, end in snippet["marks"]:
-        if start > at:
-            parts.append((text[at:start], False))
-        parts.append((text[start:end], True))
-        at = end
-    if at < len(text):
-        parts.append((text[at:], False))
-    return parts
 
 
 @router.get("/backtests", response_class=HTMLResponse)
