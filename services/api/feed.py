@@ -43,6 +43,9 @@ QUEUE_SIZE = 1000
 #: Records kept for clients that (re)connect: minutes of alerts at any sane rate.
 BACKLOG = 2000
 Accept = Callable[[CloudEvent], bool]
+Queue = asyncio.Queue[dict[str, Any]]
+#: a connected client: its queue, its event loop, what it accepts
+Client = tuple[Queue, tuple[asyncio.AbstractEventLoop, Accept | None]]
 #: Per partition, the next offset a page's read model had not folded yet.
 Positions = Mapping[TopicPartition, int]
 
@@ -56,9 +59,7 @@ class AlertFeed:
         self.reader = reader
         self.stop = threading.Event()
         self.ready = threading.Event()
-        self._clients: dict[
-            asyncio.Queue[dict[str, Any]], tuple[asyncio.AbstractEventLoop, Accept | None]
-        ] = {}
+        self._clients: dict[Queue, tuple[asyncio.AbstractEventLoop, Accept | None]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         #: event ids are "<boot>.<sequence>": a restarted API does not take another's ids
@@ -77,7 +78,7 @@ class AlertFeed:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def subscribe(self, accept: Accept | None = None) -> asyncio.Queue[dict[str, Any]]:
+    def subscribe(self, accept: Accept | None = None) -> Queue:
         """A queue of the events ``accept`` takes (every event when None)."""
         return self.resume(accept)[0]
 
@@ -87,12 +88,12 @@ class AlertFeed:
         *,
         last_event_id: str | None = None,
         after: Positions | None = None,
-    ) -> tuple[asyncio.Queue[dict[str, Any]], list[tuple[int, Record]] | None]:
+    ) -> tuple[Queue, list[tuple[int, Record]] | None]:
         """The live queue, and the backlog the client missed, oldest first: the records
         after ``last_event_id`` (one of this feed's ids), else those at or after ``after``,
         else none. ``None`` for the backlog: it cannot be given exactly (resync). Taken
         under the lock that publishing takes, so nothing falls between backlog and queue."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        queue: Queue = asyncio.Queue(QUEUE_SIZE)
         with self._lock:
             self._clients[queue] = (asyncio.get_running_loop(), accept)
             if last_event_id:
@@ -139,7 +140,7 @@ class AlertFeed:
             return None
         return {**self.describe(event), "id": f"{self.boot}.{number}"}, event
 
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, queue: Queue) -> None:
         with self._lock:
             self._clients.pop(queue, None)
 
@@ -161,9 +162,7 @@ class AlertFeed:
 
     def _fan_out(
         self,
-        clients: list[
-            tuple[asyncio.Queue[dict[str, Any]], tuple[asyncio.AbstractEventLoop, Accept | None]]
-        ],
+        clients: list[Client],
         item: dict[str, Any],
         event: CloudEvent | None,
     ) -> None:
@@ -242,7 +241,7 @@ def _accepts(accept: Accept, event: CloudEvent) -> bool:
         return False
 
 
-def _offer(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
+def _offer(queue: Queue, item: dict[str, Any]) -> None:
     with contextlib.suppress(asyncio.QueueFull):
         queue.put_nowait(item)
 

@@ -301,6 +301,13 @@ _RELEVANCE = f"bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _SNIPPET = f"snippet(articles_fts, -1, char({ord(_OPEN)}), char({ord(_CLOSE)}), '…', 16)"
 ORDERS = ("newest", "relevance")
+#: the SQL order of each kind of article list: by publication, as stored (FTS5 walks its
+#: index backwards and stops at the page), best match first
+_ORDERING = {
+    "published": "a.published_ms DESC, a.id DESC",
+    "stored": "f.rowid DESC",
+    "relevance": "score, f.rowid",  # bm25 is lower for better matches
+}
 
 
 def search_articles(
@@ -366,13 +373,6 @@ def search_articles(
         else:
             nxt = encode_cursor(last["published_ms"], last["id"])
     return Page(items, nxt)
-
-
-_ORDERING = {
-    "published": "a.published_ms DESC, a.id DESC",
-    "stored": "f.rowid DESC",
-    "relevance": "score, f.rowid",  # bm25 is lower for better matches
-}
 
 
 def _article_filters(
