@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import string
@@ -33,9 +32,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ahocorasick
+import corpus  # bench/corpus.py
 
 from schemas import ArticlePublished, CloudEvent, new_event
 from schemas.ids import article_id, content_hash
@@ -53,22 +54,6 @@ WHEN = datetime(2024, 1, 1, tzinfo=UTC)
 #: of this process (``time.process_time``), so other work on a shared machine does not
 #: count against them; the service is timed on the wall clock (it waits on SQLite).
 REPEAT = 3
-
-
-def corpus_dir() -> Path:
-    env = os.environ.get("TOCSIN_CORPUS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
-
-
-def load_lines(limit: int) -> list[str]:
-    lines: list[str] = []
-    for path in sorted((corpus_dir() / "news").glob("*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            lines.extend(line for line in handle if line.strip())
-    random.Random(7).shuffle(lines)
-    return lines[:limit] if limit else lines
 
 
 def to_event(record: dict[str, object]) -> CloudEvent:
@@ -176,10 +161,8 @@ def main() -> int:
     parser.add_argument("--service-limit", type=int, default=5000, help="articles for the service")
     parser.add_argument("--padding", type=int, default=50_000, help="extra aliases")
     args = parser.parse_args()
-    if not (corpus_dir() / "news").is_dir():
-        print(f"skipped: no corpus at {corpus_dir()}")
-        return 0
-    lines = load_lines(args.limit)
+    corpus.news_or_skip("enricher")
+    lines = corpus.shuffled(args.limit)
     events = [to_event(json.loads(line)) for line in lines]
     size = sum(len(e.data.title.encode()) + len(e.data.text.encode()) + 2 for e in events)
     print(f"articles: {len(events):,} ({size / 1e6:.1f} MB of title + text)")

@@ -87,14 +87,17 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from itertools import cycle
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus  # bench/corpus.py
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 VENV_BIN = Path(sys.executable).parent
 TOCSIN = str(VENV_BIN / "tocsin")
@@ -113,32 +116,14 @@ SECRET = "bench-webhook-secret"
 # -- corpus -----------------------------------------------------------------------------------
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("TOCSIN_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
+def _has_text(record: dict[str, str]) -> bool:
+    return bool((record.get("title") or "").strip() and (record.get("body") or "").strip())
 
 
 def load_lines(limit: int) -> list[str]:
     """JSONL lines round-robin over the news files (every dataset represented), skipping
     records without a title or body."""
-    files = [p.open(encoding="utf-8") for p in sorted((corpus_dir() / "news").glob("*.jsonl"))]
-    out: list[str] = []
-    live = list(files)
-    for handle in cycle(files):
-        if not live or len(out) >= limit:
-            break
-        if handle not in live:
-            continue
-        line = handle.readline()
-        if not line:
-            live.remove(handle)
-            continue
-        record = json.loads(line)
-        if (record.get("title") or "").strip() and (record.get("body") or "").strip():
-            out.append(line)
-    for handle in files:
-        handle.close()
-    return out
+    return corpus.round_robin(limit, keep=_has_text)
 
 
 def item_link(run: str, index: int) -> str:
@@ -1221,9 +1206,7 @@ def main() -> None:
         "--skip", action="append", default=[], choices=["plain", "sqlite", "kafka", "peer", "stage"]
     )
     args = parser.parse_args()
-    if not (corpus_dir() / "news").is_dir():
-        print(f"pipeline: skipped, no corpus at {corpus_dir() / 'news'}")
-        return
+    corpus.news_or_skip("pipeline")
     per_backend = args.warmup + int(args.rate * args.paced_seconds) + args.feeds * args.items
     lines = load_lines(per_backend)
     if len(lines) < per_backend:

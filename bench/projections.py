@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import corpus  # bench/corpus.py
 from rules import enrich, load_records  # bench/rules.py: corpus loading and enrichment
 
 from schemas import CloudEvent, new_event
@@ -46,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=2000)
     args = parser.parse_args()
+    corpus.news_or_skip("projections")
     articles = enrich(load_records(args.limit))
     events = []
     for i, enriched in enumerate(articles):

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from itertools import cycle
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import corpus  # bench/corpus.py
 
 from schemas import ArticleEnriched, ArticlePublished
 from schemas.ids import article_id, content_hash
@@ -43,31 +44,9 @@ from services.rules import Engine, Evaluator, RuleSet, load_rules, parse_rules
 from services.text import analyse, default_gazetteer, enriched_fields
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("TOCSIN_CORPUS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
-
-
 def load_records(limit: int) -> list[dict[str, str]]:
     """Round-robin over the news files, so every source dataset is represented."""
-    files = [p.open(encoding="utf-8") for p in sorted((corpus_dir() / "news").glob("*.jsonl"))]
-    out: list[dict[str, str]] = []
-    live = list(files)
-    for handle in cycle(files):
-        if not live or len(out) >= limit:
-            break
-        if handle not in live:
-            continue
-        line = handle.readline()
-        if not line:
-            live.remove(handle)
-            continue
-        out.append(json.loads(line))
-    for handle in files:
-        handle.close()
-    return out
+    return [json.loads(line) for line in corpus.round_robin(limit)]
 
 
 def enrich(records: list[dict[str, str]]) -> list[ArticleEnriched]:
@@ -144,6 +123,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
+    corpus.news_or_skip("rules")
     started = time.perf_counter()
     articles = enrich(load_records(args.limit))
     with_entities = sum(1 for a in articles if a.entities)

@@ -12,37 +12,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import string
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import corpus  # bench/corpus.py
 
 from services.text import Analyser, Entry, Gazetteer, default_gazetteer
 from services.text.gazetteer import Alias
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("TOCSIN_CORPUS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
-
-
 def load_articles(limit: int) -> list[tuple[str, str, str | None]]:
-    news = corpus_dir() / "news"
+    """(title, body, language) of the corpus's news in ``corpus.shuffled`` order."""
     articles: list[tuple[str, str, str | None]] = []
-    for path in sorted(news.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                title, body = record.get("title") or "", record.get("body") or ""
-                articles.append((title, body, record.get("lang")))
-    random.Random(7).shuffle(articles)
-    return articles[:limit] if limit else articles
+    for line in corpus.shuffled(limit):
+        record = json.loads(line)
+        title, body = record.get("title") or "", record.get("body") or ""
+        articles.append((title, body, record.get("lang")))
+    return articles
 
 
 def padded(base: Gazetteer, count: int) -> Gazetteer:
@@ -78,9 +70,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="articles to use (0 = all)")
     parser.add_argument("--padding", type=int, default=50_000, help="extra aliases")
     args = parser.parse_args()
-    if not (corpus_dir() / "news").is_dir():
-        print(f"skipped: no corpus at {corpus_dir()}")
-        return 0
+    corpus.news_or_skip("text")
     articles = load_articles(args.limit)
     base = default_gazetteer()
     t0 = time.perf_counter()
