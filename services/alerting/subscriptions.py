@@ -60,6 +60,7 @@ __all__ = [
     "DigestMode",
     "EmailChannel",
     "Match",
+    "Problem",
     "QuietHours",
     "SlackChannel",
     "SseChannel",
@@ -67,6 +68,7 @@ __all__ = [
     "Subscription",
     "SubscriptionError",
     "WebhookChannel",
+    "definition_problems",
     "expand_secrets",
     "load_subscriptions",
     "parse_subscription",
@@ -327,24 +329,44 @@ def expand_secrets(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     return substitute_env(value, lookup)
 
 
-def _describe(exc: ValidationError, where: str) -> list[str]:
-    """Readable lines: union branch tags ("literal['immediate']", "function-after[...]") and
-    the "Value error, " prefix dropped; a failed "immediate" alternative is not reported when
-    the value was a mapping (the digest branch's error says what is wrong)."""
-    lines: list[str] = []
-    errors = exc.errors(include_url=False)
-    for err in errors:
+#: A problem of a definition: where (field names from the top, "channel", "url") and what.
+Problem = tuple[tuple[str, ...], str]
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    """Each error where the analyst wrote the field: union branch tags ("literal['immediate']",
+    "function-after[...]", the channel's kind) left out of the path and the "Value error, "
+    prefix dropped; a failed "immediate" alternative is not reported when the value was a
+    mapping (the digest branch's error says what is wrong)."""
+    found: list[Problem] = []
+    for err in exc.errors(include_url=False):
         if err["type"] == "literal_error" and isinstance(err.get("input"), Mapping):
             continue
         loc = [str(p) for p in err["loc"] if "[" not in str(p)]
         if len(loc) >= 2 and loc[0] == "channel" and loc[1] in _CHANNEL_TAGS:
             del loc[1]
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where}: {'.'.join(loc) or '(subscription)'}: {msg}")
-    return lines
+        found.append((tuple(loc), str(err["msg"]).removeprefix("Value error, ")))
+    return found
+
+
+def _describe(exc: ValidationError, where: str) -> list[str]:
+    """Readable lines, one per problem, each naming the subscription and the field."""
+    return [f"{where}: {'.'.join(loc) or '(subscription)'}: {msg}" for loc, msg in _problems(exc)]
 
 
 _CHANNEL_TAGS = frozenset({"webhook", "slack", "mattermost", "email", "atom", "sse"})
+
+
+def definition_problems(raw: Mapping[str, Any]) -> list[Problem]:
+    """What is wrong with a definition before it goes on the log (none: the notifier and the
+    API will accept it). ``${ENV}`` references are checked as written: they are expanded
+    where the definition is used, from that process's environment, so a field that is not
+    text (a port) must be given as a value here."""
+    try:
+        Subscription.model_validate(dict(raw))
+    except ValidationError as exc:
+        return _problems(exc)
+    return []
 
 
 def parse_subscription(raw: Mapping[str, Any], where: str = "subscription") -> Subscription:

@@ -9,6 +9,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.alerting.subscriptions import (
+    DeliveryOptions,
+    DigestMode,
+    Match,
+    QuietHours,
+    Subscriber,
+)
+
 Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["open", "acknowledged", "resolved"]
 
@@ -48,31 +56,89 @@ class Accepted(BaseModel):
 
 _SECRET_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+#: Header names whose values are credentials: these, or a name holding one of the words.
+_CREDENTIAL_HEADERS = ("authorization", "cookie", "token", "key", "secret", "password", "auth")
+REDACTED = "[redacted]"
+
+
+def is_reference(value: object) -> bool:
+    """Whether a value is a ``${ENV}`` reference (expanded where the channel is used)."""
+    return isinstance(value, str) and _SECRET_REF.match(value) is not None
+
+
+def is_credential_header(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_HEADERS)
+
+
+def redact_channel(channel: dict[str, Any]) -> dict[str, Any]:
+    """The channel with every credential that is not a ``${ENV}`` reference replaced by
+    ``[redacted]``: definitions appended before the API refused plain ones may hold some,
+    and the log cannot forget them, but reads need not show them."""
+    out = dict(channel)
+    for name in ("secret", "password"):
+        if name in out and not is_reference(out[name]):
+            out[name] = REDACTED
+    headers = out.get("headers")
+    if isinstance(headers, dict):
+        out["headers"] = {
+            k: REDACTED if is_credential_header(str(k)) and not is_reference(v) else v
+            for k, v in headers.items()
+        }
+    return out
 
 
 class ChannelBody(BaseModel):
-    """A channel as the config file spells it; the notifier validates the rest of it."""
+    """A channel as the config file spells it: ``kind``, then that kind's fields (README,
+    "Subscriptions"), all checked before anything reaches the log. Credentials must be
+    ``${ENV}`` references, expanded by the process that uses the channel: the log is not a
+    secret store."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    kind: Literal["webhook", "slack", "email", "atom", "sse"]
+    kind: Literal["webhook", "slack", "mattermost", "email", "atom", "sse"]
     url: str | None = Field(default=None, max_length=2000)
     secret: str | None = Field(
-        default=None, description="a ${ENV} reference: the log is not a secret store"
+        default=None, description="webhook: a ${ENV} reference to the HMAC-SHA256 signing key"
+    )
+    password: str | None = Field(default=None, description="email: a ${ENV} reference")
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="webhook: extra request headers; a header that carries a credential "
+        "(Authorization, Cookie, a name with token, key, secret, password or auth) takes a "
+        "${ENV} reference",
     )
 
-    @field_validator("secret")
+    @field_validator("secret", "password")
     @classmethod
     def _reference(cls, value: str | None) -> str | None:
-        if value is not None and not _SECRET_REF.match(value):
+        if value is not None and not is_reference(value):
             raise ValueError("must be an environment reference such as ${WEBHOOK_SECRET}")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_references(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, header in (value or {}).items():
+            if is_credential_header(name) and not is_reference(header):
+                raise ValueError(
+                    f"header {name!r} carries a credential: give an environment reference "
+                    "such as ${HOOK_TOKEN}"
+                )
         return value
 
 
 class SubscriptionBody(_Body):
-    match: dict[str, Any] = Field(default_factory=dict)
+    """A subscription as the config file's ``subscriptions:`` spells it (README)."""
+
+    subscriber: Subscriber | None = None
+    match: Match | None = None
     channel: ChannelBody
-    mode: str | dict[str, Any] = "immediate"
+    mode: Literal["immediate"] | DigestMode = "immediate"
+    quiet_hours: QuietHours | None = None
+    updates: bool = Field(default=False, description="notify every new revision of an alert")
+    delivery: DeliveryOptions | None = None
+    enabled: bool = True
 
 
 class NewSubscription(SubscriptionBody):

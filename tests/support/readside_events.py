@@ -248,12 +248,12 @@ def ruleset(at: datetime) -> CloudEvent:
     return new_event(p, id="rs_rs1", source="/tocsin/rules", subject="rs1", time=at)
 
 
-def subscription(sid: str, at: datetime) -> CloudEvent:
+def subscription(sid: str, at: datetime, channel: dict[str, Any] | None = None) -> CloudEvent:
     p = SubscriptionCreated(
         subscription_id=sid,
         definition={
             "id": sid,
-            "channel": {"kind": "webhook", "url": "https://hooks.example.org/x"},
+            "channel": channel or {"kind": "webhook", "url": "https://hooks.example.org/x"},
         },
         by="ops",
         at=at,

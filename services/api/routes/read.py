@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from services.api.auth import require_read
 from services.api.deps import AppState, cursor_error, db, not_found, now_ms, state
 from services.api.fastjson import MEDIA_TYPE, json_page_response, page_response, position
-from services.api.models import PageOut, Severity, Status
+from services.api.models import PageOut, Severity, Status, redact_channel
 from services.projections import queries
 from services.projections.queries import BadCursor
 
@@ -236,7 +236,7 @@ def deadletters(conn: Conn, limit: Limit = 100) -> dict[str, Any]:
 
 @router.get("/subscriptions", tags=["subscriptions"], summary="Subscriptions made through the API")
 def list_subscriptions(conn: Conn, deleted: bool = False) -> dict[str, Any]:
-    return {"items": queries.list_subscriptions(conn, deleted=deleted)}
+    return {"items": [_shown(s) for s in queries.list_subscriptions(conn, deleted=deleted)]}
 
 
 @router.get("/subscriptions/{subscription_id}", tags=["subscriptions"])
@@ -244,4 +244,12 @@ def get_subscription(subscription_id: str, conn: Conn) -> dict[str, Any]:
     sub = queries.get_subscription(conn, subscription_id)
     if sub is None:
         raise not_found("subscription", subscription_id)
+    return _shown(sub)
+
+
+def _shown(sub: dict[str, Any]) -> dict[str, Any]:
+    """A subscription as a read shows it: no credential that is not a ``${ENV}`` reference."""
+    definition = sub["definition"]
+    if isinstance(definition, dict) and isinstance(definition.get("channel"), dict):
+        sub["definition"] = {**definition, "channel": redact_channel(definition["channel"])}
     return sub

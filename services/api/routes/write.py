@@ -24,6 +24,7 @@ from schemas import (
     new_event,
 )
 from schemas.ids import content_hash
+from services.alerting import definition_problems
 from services.api.auth import Principal, require_write
 from services.api.deps import AppState, db, not_found, state
 from services.api.models import (
@@ -148,7 +149,20 @@ def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any
                     }
                 ],
             ) from None
-    return {"id": sid, **body.model_dump(mode="json", exclude_none=True)}
+    # as given (the notifier applies the defaults), credentials as ${ENV} references
+    definition = {
+        "id": sid,
+        **body.model_dump(mode="json", exclude_unset=True, by_alias=True, exclude={"id"}),
+    }
+    problems = definition_problems(definition)
+    if problems:  # what the notifier would refuse never reaches the log
+        raise HTTPException(
+            422,
+            detail=[
+                {"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in problems
+            ],
+        )
+    return definition
 
 
 @router.post("/subscriptions", status_code=201, response_model=Accepted, tags=["subscriptions"])
@@ -160,9 +174,7 @@ def create_subscription(body: NewSubscription, who: Writer, st: State, conn: Con
             409,
             detail={"error": "conflict", "message": f"subscription {body.id!r} exists: use PUT"},
         )
-    definition = _definition(
-        st, body.id, SubscriptionBody(match=body.match, channel=body.channel, mode=body.mode)
-    )
+    definition = _definition(st, body.id, body)
     payload = SubscriptionCreated(
         subscription_id=body.id, definition=definition, by=who.name, at=st.clock.now()
     )

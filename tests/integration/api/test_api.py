@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from readside_server import (
     project,
 )
 
+from services.alerting import expand_secrets, parse_subscription
 from services.api.app import create_app
 from services.eventlog import EventLog
 from services.runtime.bootstrap import topic
@@ -249,6 +251,137 @@ def test_subscriptions_crud(env: Env) -> None:
         c.put("/subscriptions/nope", json={"channel": {"kind": "atom"}}, headers=W).status_code
         == 404
     )
+
+
+def _refused(env: Env, method: str, path: str, body: dict[str, object]) -> list[dict[str, Any]]:
+    """The 422's problems; the log must not have grown."""
+    before = env.records("subscriptions")
+    r = env.client.request(method, path, json=body, headers=W)
+    assert r.status_code == 422, r.text
+    assert env.records("subscriptions") == before
+    detail: list[dict[str, Any]] = r.json()["detail"]
+    return detail
+
+
+EMAIL = {
+    "kind": "email",
+    "host": "smtp.example.org",
+    "from": "tocsin@example.org",
+    "to": ["desk@example.org"],
+    "username": "desk",
+}
+
+
+@pytest.mark.parametrize(
+    ("channel", "loc", "words"),
+    [
+        # credentials go on the log only as ${ENV} references
+        ({**EMAIL, "password": "hunter2"}, ["channel", "password"], "environment reference"),
+        (
+            {
+                "kind": "webhook",
+                "url": "https://hooks.example.org/x",
+                "headers": {"X-Api-Key": "k1"},
+            },
+            ["channel", "headers"],
+            "X-Api-Key",
+        ),
+        # what the notifier would refuse: checked against its own model, field by field
+        (
+            {"kind": "webhook", "url": "https://hooks.example.org/x", "urll": "x"},
+            ["channel", "urll"],
+            "not permitted",
+        ),
+        ({**EMAIL, "password": "${SMTP_PASSWORD}", "to": []}, ["channel", "to"], "at least 1"),
+        ({**EMAIL, "username": None, "password": "${SMTP_PASSWORD}"}, ["channel"], "go together"),
+        ({"kind": "pager"}, ["channel", "kind"], ""),
+    ],
+)
+def test_a_channel_the_notifier_would_refuse_never_reaches_the_log(
+    env: Env, channel: dict[str, object], loc: list[str], words: str
+) -> None:
+    detail = _refused(env, "POST", "/subscriptions", {"id": "desk-2", "channel": channel})
+    assert any(d["loc"][: len(loc) + 1] == ["body", *loc] and words in d["msg"] for d in detail), (
+        detail
+    )
+
+
+def test_every_field_of_a_subscription_is_checked_on_create_and_update(env: Env) -> None:
+    atom = {"kind": "atom"}
+    detail = _refused(
+        env,
+        "POST",
+        "/subscriptions",
+        {"id": "desk-2", "match": {"sevrity": "high"}, "channel": atom},
+    )
+    assert detail[0]["loc"] == ["body", "match", "sevrity"]
+    detail = _refused(
+        env,
+        "POST",
+        "/subscriptions",
+        {"id": "desk-2", "mode": {"digest": "61 * * * *"}, "channel": atom},
+    )
+    assert "invalid cron expression" in json.dumps(detail)
+    detail = _refused(
+        env,
+        "PUT",
+        "/subscriptions/desk",
+        {"channel": atom, "quiet_hours": {"start": "22:00", "tz": "Mars/Olympus"}},
+    )
+    assert {tuple(d["loc"]) for d in detail} >= {
+        ("body", "quiet_hours", "end"),
+        ("body", "quiet_hours", "tz"),
+    }
+
+
+def test_the_whole_shape_of_the_config_file_is_accepted_as_the_notifier_reads_it(env: Env) -> None:
+    """subscriber, quiet hours, updates, delivery, digest mode and an email channel with its
+    password as a reference: stored as given, and the notifier's model accepts it."""
+    body = {
+        "id": "mail-desk",
+        "subscriber": {"name": "Caucasus desk", "contact": "desk@example.org"},
+        "match": {"countries": ["am", "az"], "min_severity": "medium"},
+        "channel": {**EMAIL, "password": "${SMTP_PASSWORD}"},
+        "mode": {"digest": "0 8 * * *", "tz": "Asia/Yerevan"},
+        "quiet_hours": {"start": "22:00", "end": "07:00", "tz": "Asia/Yerevan"},
+        "updates": True,
+        "delivery": {"max_attempts": 3},
+    }
+    r = env.client.post("/subscriptions", json=body, headers=W)
+    assert r.status_code == 201, r.text
+    env.project()
+    stored = env.client.get("/subscriptions/mail-desk", headers=R).json()["definition"]
+    assert stored["channel"]["password"] == "${SMTP_PASSWORD}" and stored["channel"]["from"]
+    assert stored["match"]["countries"] == ["AM", "AZ"] and stored["updates"] is True
+    assert "enabled" not in stored  # given fields only: the notifier applies the defaults
+    sub = parse_subscription(expand_secrets(stored, {"SMTP_PASSWORD": "pw"}))
+    assert sub.channel.kind == "email" and sub.channel.password is not None
+    assert sub.channel.password.get_secret_value() == "pw"
+    assert sub.quiet_hours is not None and sub.quiet_hours.tz == "Asia/Yerevan"
+    assert sub.delivery.max_attempts == 3 and sub.mode != "immediate"
+    mattermost = {"kind": "mattermost", "url": "https://chat.example.org/hooks/abc"}
+    r = env.client.post("/subscriptions", json={"id": "mm", "channel": mattermost}, headers=W)
+    assert r.status_code == 201, r.text
+
+
+def test_credentials_written_before_the_check_are_not_shown(env: Env) -> None:
+    """A definition appended by an older version with a plain password: the log keeps it,
+    reads show it redacted; references are shown as they are."""
+    leaked = {
+        **EMAIL,
+        "password": "hunter2",
+        "headers": {"Authorization": "Bearer t0", "X-Desk": "caucasus"},
+    }
+    ev.append(env.log, [ev.subscription("old-mail", ev.T0, channel=leaked)])
+    env.project()
+    for r in (
+        env.client.get("/subscriptions/old-mail", headers=R),
+        env.client.get("/subscriptions", headers=R),
+    ):
+        assert r.status_code == 200 and "hunter2" not in r.text and "Bearer t0" not in r.text
+    channel = env.client.get("/subscriptions/old-mail", headers=R).json()["definition"]["channel"]
+    assert channel["password"] == "[redacted]"
+    assert channel["headers"] == {"Authorization": "[redacted]", "X-Desk": "caucasus"}
 
 
 def test_articles_entities_sources_rules(env: Env) -> None:
