@@ -45,6 +45,37 @@ class ReopenBody(_Body):
     reason: str = Field(default="", max_length=10_000)
 
 
+class ErrorDetail(BaseModel):
+    error: str = Field(description="a stable code: unauthorized, forbidden, not_found, ...")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error this API raises itself (422s are FastAPI's field lists)."""
+
+    detail: ErrorDetail
+
+
+_ERRORS: dict[int, str] = {
+    400: "the body could not be parsed (FastAPI's own body: a `detail` string)",
+    401: "no bearer token, or not one of the configured tokens",
+    403: "the token lacks the scope (read or write) this needs",
+    404: "nothing with that id",
+    409: "a conflict: the id is taken, or the stored subscription is not a valid one",
+    429: "too many at once: try again after Retry-After seconds",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error codes (each with ``ErrorOut`` as its body)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {"description": _ERRORS[code]}
+        if code != 400:
+            out[code]["model"] = ErrorOut
+    return out
+
+
 class Accepted(BaseModel):
     """The event was appended to the log; views show it once the projection has read it."""
 

@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from services.api.auth import Principal, require_read, require_write
 from services.api.backtests import BacktestRunner, Busy
 from services.api.deps import not_found
-from services.api.models import BacktestBody
+from services.api.models import BacktestBody, errors
 
-router = APIRouter(tags=["backtests"])
+router = APIRouter(tags=["backtests"], responses=errors(401, 403))
 
 
 def runner(request: Request) -> BacktestRunner:
@@ -23,7 +23,12 @@ def runner(request: Request) -> BacktestRunner:
 Runner = Annotated[BacktestRunner, Depends(runner)]
 
 
-@router.post("/backtests", status_code=202, summary="Start a backtest of a rule file")
+@router.post(
+    "/backtests",
+    status_code=202,
+    summary="Start a backtest of a rule file",
+    responses=errors(400, 429),
+)
 def start_backtest(
     body: BacktestBody,
     who: Annotated[Principal, Depends(require_write)],
@@ -61,6 +66,7 @@ def start_backtest(
     "/backtests/{job_id}",
     summary="A backtest: status (queued, running, succeeded, failed), result when done",
     dependencies=[Depends(require_read)],
+    responses=errors(404),
 )
 def get_backtest(job_id: str, jobs: Runner) -> dict[str, Any]:
     job = jobs.get(job_id)

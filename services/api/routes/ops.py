@@ -15,12 +15,19 @@ from sse_starlette.sse import EventSourceResponse
 from services.api.auth import require_read
 from services.api.deps import AppState, state
 from services.api.feed import AlertFeed, parse_positions, sse_message
+from services.api.models import errors
 
 router = APIRouter(tags=["operations"])
 State = Annotated[AppState, Depends(state)]
 
 
-@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(require_read)])
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    dependencies=[Depends(require_read)],
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}, **errors(401, 403)},
+)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -30,7 +37,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the read model and the log answer")
+@router.get(
+    "/readyz",
+    summary="Readiness: the read model and the log answer",
+    responses={503: {"description": "the read model or the log does not answer"}},
+)
 def readyz(st: State) -> JSONResponse:
     checks: dict[str, Any] = {}
     ok = True
@@ -54,6 +65,8 @@ def readyz(st: State) -> JSONResponse:
     summary="Server-sent events: `alert` for each alert raised, `lifecycle` for each ack/assign/comment/resolve",
     dependencies=[Depends(require_read)],
     tags=["alerts"],
+    response_class=Response,
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 403)},
 )
 async def stream_alerts(
     request: Request,

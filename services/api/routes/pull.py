@@ -18,8 +18,13 @@ from services.api import atom, pull
 from services.api.auth import require_read
 from services.api.deps import AppState, not_found, now_ms, state
 from services.api.feed import sse_message
+from services.api.models import errors
 
-router = APIRouter(dependencies=[Depends(require_read)], tags=["subscriptions"])
+router = APIRouter(
+    dependencies=[Depends(require_read)],
+    tags=["subscriptions"],
+    responses=errors(401, 403, 404, 409),
+)
 State = Annotated[AppState, Depends(state)]
 
 
@@ -67,6 +72,8 @@ def subscription_feed(
     "EventSource does) gets the matching alerts it missed first. When that cannot be done "
     "(the API restarted, or too much time passed), a `resync` event names the Atom feed, "
     "which holds every matching alert.",
+    response_class=Response,
+    responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def subscription_stream(subscription_id: str, request: Request) -> EventSourceResponse:
     st: AppState = request.app.state.tocsin

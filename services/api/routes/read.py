@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from services.api.auth import require_read
 from services.api.deps import AppState, cursor_error, db, not_found, now_ms, state
 from services.api.fastjson import MEDIA_TYPE, json_page_response, page_response, position
-from services.api.models import PageOut, Severity, Status, redact_channel
+from services.api.models import PageOut, Severity, Status, errors, redact_channel
 from services.projections import queries
 from services.projections.queries import BadCursor
 
-router = APIRouter(dependencies=[Depends(require_read)])
+router = APIRouter(dependencies=[Depends(require_read)], responses=errors(401, 403))
 Conn = Annotated[sqlite3.Connection, Depends(db)]
 State = Annotated[AppState, Depends(state)]
 Now = Annotated[int, Depends(now_ms)]
@@ -70,7 +70,12 @@ def list_alerts(
     return _page(page)
 
 
-@router.get("/alerts/{alert_id}", tags=["alerts"], summary="One alert: evidence, articles, history")
+@router.get(
+    "/alerts/{alert_id}",
+    tags=["alerts"],
+    summary="One alert: evidence, articles, history",
+    responses=errors(404),
+)
 def get_alert(alert_id: str, conn: Conn) -> dict[str, Any]:
     alert = queries.get_alert(conn, alert_id)
     if alert is None:
@@ -139,7 +144,12 @@ def search_articles(
     return _page(page)
 
 
-@router.get("/articles/{article_id}", tags=["articles"], summary="One article with its text")
+@router.get(
+    "/articles/{article_id}",
+    tags=["articles"],
+    summary="One article with its text",
+    responses=errors(404),
+)
 def get_article(article_id: str, conn: Conn) -> dict[str, Any]:
     article = queries.get_article(conn, article_id)
     if article is None:
@@ -195,7 +205,10 @@ def top_entities(
 
 
 @router.get(
-    "/entities/{entity_id}/timeline", tags=["entities"], summary="Mentions of an entity over time"
+    "/entities/{entity_id}/timeline",
+    tags=["entities"],
+    summary="Mentions of an entity over time",
+    responses=errors(404),
 )
 def entity_timeline(
     entity_id: str,
@@ -239,7 +252,7 @@ def list_subscriptions(conn: Conn, deleted: bool = False) -> dict[str, Any]:
     return {"items": [_shown(s) for s in queries.list_subscriptions(conn, deleted=deleted)]}
 
 
-@router.get("/subscriptions/{subscription_id}", tags=["subscriptions"])
+@router.get("/subscriptions/{subscription_id}", tags=["subscriptions"], responses=errors(404))
 def get_subscription(subscription_id: str, conn: Conn) -> dict[str, Any]:
     sub = queries.get_subscription(conn, subscription_id)
     if sub is None:

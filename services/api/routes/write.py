@@ -36,12 +36,14 @@ from services.api.models import (
     ReopenBody,
     ResolveBody,
     SubscriptionBody,
+    errors,
 )
 from services.api.urls import UnsafeUrl, check_url
 from services.projections import queries
 
 SOURCE = "/tocsin/api"
-router = APIRouter()
+#: every write: a token with the write scope; a body, when it takes one, that parses
+router = APIRouter(responses=errors(400, 401, 403))
 Writer = Annotated[Principal, Depends(require_write)]
 State = Annotated[AppState, Depends(state)]
 Conn = Annotated[sqlite3.Connection, Depends(db)]
@@ -65,7 +67,13 @@ def _lifecycle(
     return Accepted(alert_id=alert_id, event_id=event.id, type=event.type)
 
 
-@router.post("/alerts/{alert_id}/ack", status_code=202, response_model=Accepted, tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/ack",
+    status_code=202,
+    response_model=Accepted,
+    tags=["alerts"],
+    responses=errors(404),
+)
 def ack(alert_id: str, who: Writer, st: State, conn: Conn, body: AckBody | None = None) -> Accepted:
     """Acknowledge an alert."""
     note = body.note if body else ""
@@ -77,7 +85,13 @@ def ack(alert_id: str, who: Writer, st: State, conn: Conn, body: AckBody | None 
     )
 
 
-@router.post("/alerts/{alert_id}/assign", status_code=202, response_model=Accepted, tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/assign",
+    status_code=202,
+    response_model=Accepted,
+    tags=["alerts"],
+    responses=errors(404),
+)
 def assign(alert_id: str, body: AssignBody, who: Writer, st: State, conn: Conn) -> Accepted:
     """Assign an alert to someone."""
     return _lifecycle(
@@ -89,7 +103,11 @@ def assign(alert_id: str, body: AssignBody, who: Writer, st: State, conn: Conn) 
 
 
 @router.post(
-    "/alerts/{alert_id}/comment", status_code=202, response_model=Accepted, tags=["alerts"]
+    "/alerts/{alert_id}/comment",
+    status_code=202,
+    response_model=Accepted,
+    tags=["alerts"],
+    responses=errors(404),
 )
 def comment(alert_id: str, body: CommentBody, who: Writer, st: State, conn: Conn) -> Accepted:
     """Comment on an alert."""
@@ -102,7 +120,11 @@ def comment(alert_id: str, body: CommentBody, who: Writer, st: State, conn: Conn
 
 
 @router.post(
-    "/alerts/{alert_id}/resolve", status_code=202, response_model=Accepted, tags=["alerts"]
+    "/alerts/{alert_id}/resolve",
+    status_code=202,
+    response_model=Accepted,
+    tags=["alerts"],
+    responses=errors(404),
 )
 def resolve(
     alert_id: str, who: Writer, st: State, conn: Conn, body: ResolveBody | None = None
@@ -117,7 +139,13 @@ def resolve(
     )
 
 
-@router.post("/alerts/{alert_id}/reopen", status_code=202, response_model=Accepted, tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/reopen",
+    status_code=202,
+    response_model=Accepted,
+    tags=["alerts"],
+    responses=errors(404),
+)
 def reopen(
     alert_id: str, who: Writer, st: State, conn: Conn, body: ReopenBody | None = None
 ) -> Accepted:
@@ -165,7 +193,13 @@ def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any
     return definition
 
 
-@router.post("/subscriptions", status_code=201, response_model=Accepted, tags=["subscriptions"])
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=Accepted,
+    tags=["subscriptions"],
+    responses=errors(409),
+)
 def create_subscription(body: NewSubscription, who: Writer, st: State, conn: Conn) -> Accepted:
     """Create a subscription (409 if the id is taken)."""
     existing = queries.get_subscription(conn, body.id)
@@ -186,6 +220,7 @@ def create_subscription(body: NewSubscription, who: Writer, st: State, conn: Con
     status_code=202,
     response_model=Accepted,
     tags=["subscriptions"],
+    responses=errors(404),
 )
 def update_subscription(
     subscription_id: str, body: SubscriptionBody, who: Writer, st: State, conn: Conn
@@ -206,6 +241,7 @@ def update_subscription(
     status_code=202,
     response_model=Accepted,
     tags=["subscriptions"],
+    responses=errors(404),
 )
 def delete_subscription(subscription_id: str, who: Writer, st: State, conn: Conn) -> Accepted:
     """Delete a subscription."""
