@@ -6,11 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from kafka_broker import kafka_bootstrap, kafka_test_url
 
 __all__ = ["corpus", "kafka_bootstrap", "kafka_test_url"]
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The property tests (rules, the API's OpenAPI fuzzing) explore new examples on every run
+# here; in CI the same ones each time, so that a red build always means a change did it.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -178,24 +178,32 @@ def _yaml_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
     return tuple(path)
 
 
+def _not_yaml(origin: str, text: str, exc: yaml.YAMLError) -> RulesetError:
+    """The YAML error at its line: a parse error's mark, or the position of a character
+    YAML does not allow (a control character pasted in: ``ReaderError``, raised as soon as
+    the loader is made)."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark else None
+    problem = getattr(exc, "problem", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        problem = f"the character U+{exc.character:04X} is not allowed"
+    return RulesetError([RuleError(origin, line, "", f"not valid YAML: {problem or exc}")])
+
+
 def parse_rules(text: str, origin: str) -> list[LoadedRule]:
     """Validate one rule file's text; ``RulesetError`` lists every problem with its line."""
-    loader = yaml.SafeLoader(text)
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise RulesetError(
-                [
-                    RuleError(
-                        origin, mark.line + 1 if mark else None, "", f"not valid YAML: {problem}"
-                    )
-                ]
-            ) from None
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise _not_yaml(origin, text, exc) from None
+    try:
+        # parsing, then building the values ("=" alone, an unknown !tag: ConstructorError)
+        node = loader.get_single_node()
         located = _Located(loader)
         data = {} if node is None else located.build(node, ())
+    except yaml.YAMLError as exc:
+        raise _not_yaml(origin, text, exc) from None
     finally:
         loader.dispose()
     errors = [RuleError(origin, line, field, message) for line, field, message in located.problems]

@@ -50,6 +50,11 @@ def test_errors_name_file_line_and_field() -> None:
     ("text", "expected"),
     [
         ("rules: [\n  {id: a,", "x.yaml:2: not valid YAML"),
+        # a control character pasted in: refused by YAML's reader before any parsing
+        ("rules:\n  - id: a\x1f\n", "x.yaml:2: not valid YAML: the character U+001F"),
+        # values YAML cannot build: its "value" tag (a lone "="), a tag it does not know
+        ("rules:\n  - =\n", "x.yaml:2: not valid YAML: could not determine a constructor"),
+        ("rules:\n  - id: !python/object a\n", "x.yaml:2: not valid YAML: could not determine"),
         ("- 1\n- 2\n", "x.yaml:1: rules[0]: Input should be a valid dictionary"),
         (
             "rules:\n  - id: a\n    id: b\n    title: t\n    when: {tag: x}\n",
