@@ -12,6 +12,7 @@ published again with ``is_update=True``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,10 +29,45 @@ EVENT_SOURCE = "/tocsin/poller"
 HASH_HEADER = "tocsin-content-hash"
 
 
+#: A lone UTF-16 surrogate: JSON may escape one (``"\\ud800"``, in a JSON Feed or a JSONL
+#: archive) and ``json.loads`` keeps it, but no text holding one can be encoded or hashed.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: str) -> str:
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+
+
+def _encodable_item(item: RawItem) -> RawItem:
+    """The item with every lone surrogate as U+FFFD (one bad character loses nothing else)."""
+    texts = (
+        item.url or "",
+        item.guid or "",
+        item.title,
+        item.summary,
+        item.text,
+        item.language or "",
+        *item.authors,
+    )
+    if all(t.isascii() or not _SURROGATE.search(t) for t in texts):
+        return item
+    return replace(
+        item,
+        url=None if item.url is None else _encodable(item.url),
+        guid=None if item.guid is None else _encodable(item.guid),
+        title=_encodable(item.title),
+        summary=_encodable(item.summary),
+        text=_encodable(item.text),
+        authors=tuple(_encodable(a) for a in item.authors),
+        language=None if item.language is None else _encodable(item.language),
+    )
+
+
 def article_from_item(
     item: RawItem, source: SourceConfig, fetched_at: datetime, feed_language: str | None
 ) -> ArticlePublished | None:
     """One raw item as an article, or None when it has neither a usable URL nor a guid."""
+    item = _encodable_item(item)
     url = canonical_url(item.url) if item.url else None
     try:
         art_id = article_id(url=url, guid=item.guid, source_id=source.id)

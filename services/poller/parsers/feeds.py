@@ -11,12 +11,18 @@ from __future__ import annotations
 import calendar
 import importlib.util
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+
+# feedparser's own date parser, the one it applies to RSS and Atom dates (every format it
+# knows); not exported at the top level since feedparser 6, where it lives here.
+from feedparser.datetimes import _parse_date as feedparser_date
+from feedparser.encodings import convert_to_utf8
 
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
@@ -72,6 +78,44 @@ def _text_of(detail: Any, fallback: str | None) -> str:
     return tidy(value)
 
 
+#: A numeric character reference (``&#1234;``, ``&#x4D2;``).
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
+
+
+def _no_character(ref: re.Match[bytes]) -> bytes:
+    """``&#xFFFD;`` for a reference to a surrogate or to no code point at all; else as is."""
+    digits = ref.group(1)
+    value = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else ref.group(0)
+
+
+def _feedparser(body: bytes, headers: dict[str, str] | None) -> Any:
+    return feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+
+
+def _parse_leniently(body: bytes, headers: dict[str, str] | None) -> Any:
+    """``feedparser.parse``, which is meant never to raise but does on a few inputs
+    (feedparser issues 591 and 599, open in 6.0.14): a reference to a surrogate or past
+    U+10FFFF raises from its character reference handler; then the document is read again
+    with those references as U+FFFD (in UTF-8, which feedparser converts it to first).
+    Whatever else it raises is this document's ``ParseError``, not a crash of the poll."""
+    try:
+        return _feedparser(body, headers)
+    except (ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
+        pass
+    except Exception as exc:
+        raise ParseError(f"the feed parser failed on it: {type(exc).__name__}: {exc}") from exc
+    try:
+        utf8 = convert_to_utf8({k.lower(): v for k, v in (headers or {}).items()}, body, {})
+        return _feedparser(
+            _CHAR_REF.sub(_no_character, utf8), {"content-type": "application/xml; charset=utf-8"}
+        )
+    except Exception as exc:
+        raise ParseError(f"the feed parser failed on it: {type(exc).__name__}: {exc}") from exc
+
+
 def parse_feed(doc: Document) -> Parsed:
     body = doc.body
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -82,12 +126,7 @@ def parse_feed(doc: Document) -> Parsed:
     headers = {
         "content-type": doc.content_type + (f"; charset={doc.charset}" if doc.charset else "")
     }
-    result = feedparser.parse(
-        body,
-        response_headers=headers if doc.content_type else None,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    result = _parse_leniently(body, headers if doc.content_type else None)
     version = result.get("version", "")
     entries = result.get("entries", [])
     problem = result.get("bozo_exception")
@@ -145,8 +184,8 @@ def _json_date(value: object) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = feedparser._parse_date(value)
+    except ValueError:  # not RFC 3339 as the spec wants: RFC 822 and the rest, as in RSS
+        parsed = feedparser_date(value)
         return _when(parsed) if isinstance(parsed, time.struct_time) else None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
