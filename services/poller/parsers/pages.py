@@ -106,11 +106,16 @@ def listing_links(doc: Document, follow: FollowLinks) -> list[str]:
         href = element.get("href")
         if not href:
             continue
-        link, _ = urldefrag(urljoin(doc.url, href.strip()))
-        parts = urlsplit(link)
+        try:  # one malformed link ("http://[::1") is skipped, not the whole page
+            link, _ = urldefrag(urljoin(doc.url, href.strip()))
+            parts = urlsplit(link)
+            host = (parts.hostname or "").lower()
+            parts.port  # noqa: B018 - raises on a port out of range ("...:99999")
+        except ValueError:
+            continue
         if parts.scheme not in ("http", "https") or link in seen or link == doc.url:
             continue
-        if follow.same_host and (parts.hostname or "").lower() != base_host:
+        if follow.same_host and host != base_host:
             continue
         if not pattern.search(link):
             continue

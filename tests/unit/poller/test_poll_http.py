@@ -250,7 +250,9 @@ def test_listing_page_follows_article_links(server: FeedServer, sqlite_log: Even
     listing = (
         "<html><body>"
         + "".join(f'<a href="/news/{i}">a{i}</a>' for i in range(3))
-        + '<a href="/about">about</a><a href="https://elsewhere.example/news/9">x</a></body></html>'
+        + '<a href="/about">about</a><a href="https://elsewhere.example/news/9">x</a>'
+        # a malformed link is skipped, not the page (the whole poll failed on it)
+        + '<a href="http://[::1/news/8">broken</a></body></html>'
     )
     url = server.add("/list", Route(listing.encode(), "text/html"))
     srcs = sources({"id": "list", "kind": "page", "url": url, "follow": {"pattern": "/news/"}})
