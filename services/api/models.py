@@ -120,10 +120,10 @@ def redact_channel(channel: dict[str, Any]) -> dict[str, Any]:
 
 
 class ChannelBody(BaseModel):
-    """A channel as the config file spells it: ``kind``, then that kind's fields (README,
-    "Subscriptions"), all checked before anything reaches the log. Credentials must be
-    ``${ENV}`` references, expanded by the process that uses the channel: the log is not a
-    secret store."""
+    """A channel as the config file spells it: ``kind``, then that kind's fields (listed in
+    ``services/alerting/subscriptions.py``), all checked before anything reaches the log.
+    Credentials must be ``${ENV}`` references, expanded by the process that uses the
+    channel: the log is not a secret store."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException
 
@@ -67,13 +67,21 @@ def _lifecycle(
     return Accepted(alert_id=alert_id, event_id=event.id, type=event.type)
 
 
-@router.post(
-    "/alerts/{alert_id}/ack",
-    status_code=202,
-    response_model=Accepted,
-    tags=["alerts"],
-    responses=errors(404),
-)
+Handler = TypeVar("Handler", bound=Callable[..., Accepted])
+
+
+def _lifecycle_route(action: str) -> Callable[[Handler], Handler]:
+    """The route of one action on an alert: each appends one event to alerts.lifecycle."""
+    return router.post(
+        f"/alerts/{{alert_id}}/{action}",
+        status_code=202,
+        response_model=Accepted,
+        tags=["alerts"],
+        responses=errors(404),
+    )
+
+
+@_lifecycle_route("ack")
 def ack(alert_id: str, who: Writer, st: State, conn: Conn, body: AckBody | None = None) -> Accepted:
     """Acknowledge an alert."""
     note = body.note if body else ""
@@ -85,13 +93,7 @@ def ack(alert_id: str, who: Writer, st: State, conn: Conn, body: AckBody | None 
     )
 
 
-@router.post(
-    "/alerts/{alert_id}/assign",
-    status_code=202,
-    response_model=Accepted,
-    tags=["alerts"],
-    responses=errors(404),
-)
+@_lifecycle_route("assign")
 def assign(alert_id: str, body: AssignBody, who: Writer, st: State, conn: Conn) -> Accepted:
     """Assign an alert to someone."""
     return _lifecycle(
@@ -102,13 +104,7 @@ def assign(alert_id: str, body: AssignBody, who: Writer, st: State, conn: Conn) 
     )
 
 
-@router.post(
-    "/alerts/{alert_id}/comment",
-    status_code=202,
-    response_model=Accepted,
-    tags=["alerts"],
-    responses=errors(404),
-)
+@_lifecycle_route("comment")
 def comment(alert_id: str, body: CommentBody, who: Writer, st: State, conn: Conn) -> Accepted:
     """Comment on an alert."""
     return _lifecycle(
@@ -119,13 +115,7 @@ def comment(alert_id: str, body: CommentBody, who: Writer, st: State, conn: Conn
     )
 
 
-@router.post(
-    "/alerts/{alert_id}/resolve",
-    status_code=202,
-    response_model=Accepted,
-    tags=["alerts"],
-    responses=errors(404),
-)
+@_lifecycle_route("resolve")
 def resolve(
     alert_id: str, who: Writer, st: State, conn: Conn, body: ResolveBody | None = None
 ) -> Accepted:
@@ -139,13 +129,7 @@ def resolve(
     )
 
 
-@router.post(
-    "/alerts/{alert_id}/reopen",
-    status_code=202,
-    response_model=Accepted,
-    tags=["alerts"],
-    responses=errors(404),
-)
+@_lifecycle_route("reopen")
 def reopen(
     alert_id: str, who: Writer, st: State, conn: Conn, body: ReopenBody | None = None
 ) -> Accepted:
