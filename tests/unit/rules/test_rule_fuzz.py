@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import pytest
 import yaml
 from helpers import enriched
 from hypothesis import HealthCheck, given, settings
@@ -169,6 +168,3 @@ def test_the_generators_reach_rules_that_fire() -> None:
 
     sample()
     assert loaded >= 50 and fired >= 20, (loaded, fired)
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
