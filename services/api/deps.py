@@ -4,9 +4,9 @@ hangs off ``app.state``, set by ``create_app``."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from fastapi import HTTPException, Request
 
@@ -63,11 +63,15 @@ def not_found(what: str, ident: str) -> HTTPException:
     return HTTPException(404, detail={"error": "not_found", "message": f"no {what} {ident!r}"})
 
 
-def bad_query(field: str, exc: Exception | str) -> HTTPException:
-    detail: list[dict[str, Any]] = [
-        {"loc": ["query", field], "msg": str(exc), "type": "value_error"}
-    ]
+def unprocessable(problems: Iterable[tuple[Sequence[str], str]]) -> HTTPException:
+    """A 422 in FastAPI's own shape (each problem's place and message), for the checks that
+    the request models cannot state."""
+    detail = [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in problems]
     return HTTPException(422, detail=detail)
+
+
+def bad_query(field: str, exc: Exception | str) -> HTTPException:
+    return unprocessable([(("query", field), str(exc))])
 
 
 def cursor_error(exc: BadCursor) -> HTTPException:

@@ -26,7 +26,7 @@ from schemas import (
 from schemas.ids import content_hash
 from services.alerting import definition_problems
 from services.api.auth import Principal, require_write
-from services.api.deps import AppState, db, not_found, state
+from services.api.deps import AppState, db, not_found, state, unprocessable
 from services.api.models import (
     Accepted,
     AckBody,
@@ -151,16 +151,7 @@ def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any
         try:
             check_url(body.channel.url, allow_private=st.config.allow_private_urls)
         except UnsafeUrl as exc:
-            raise HTTPException(
-                422,
-                detail=[
-                    {
-                        "loc": ["body", "channel", "url"],
-                        "msg": f"URL refused: {exc}",
-                        "type": "value_error",
-                    }
-                ],
-            ) from None
+            raise unprocessable([(("body", "channel", "url"), f"URL refused: {exc}")]) from None
     # as given (the notifier applies the defaults), credentials as ${ENV} references
     definition = {
         "id": sid,
@@ -168,12 +159,7 @@ def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any
     }
     problems = definition_problems(definition)
     if problems:  # what the notifier would refuse never reaches the log
-        raise HTTPException(
-            422,
-            detail=[
-                {"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in problems
-            ],
-        )
+        raise unprocessable((("body", *loc), msg) for loc, msg in problems)
     return definition
 
 
