@@ -4,6 +4,7 @@ JSONL source, a config file, and ``tocsin run`` in the background with its conso
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +68,15 @@ class Console:
         """Waits for the end of the run; the whole console."""
         _, rest = self.proc.communicate(timeout=timeout)
         return "".join(self.lines) + rest
+
+    def interrupt(self, timeout: float = 60) -> str:
+        """Ctrl-C, as at a terminal: the run must end with status 0 and no traceback; the
+        whole console."""
+        self.proc.send_signal(signal.SIGINT)
+        output = self.finish(timeout)
+        assert self.proc.returncode == 0, output[-3000:]
+        assert "Traceback" not in output
+        return output
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from waiting import wait_until
 
 from services.api.app import create_app
 from services.api.settings import ApiConfig, ApiToken
@@ -112,3 +113,9 @@ def live_server(tmp: Path, **overrides: object) -> Iterator[LiveServer]:
         projector.join(10)
         store.close()
         log.close()
+
+
+def wait_found(http: httpx.Client, path: str, what: str) -> None:
+    """Until ``GET path`` stops answering 404: the live server's projection has read what
+    was just appended to the log (``what`` names it in the failure)."""
+    wait_until(lambda: http.get(path).status_code != 404, what, timeout_s=10, every_s=0.05)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import readside_events as ev
 from kafka_broker import kafka_test_url
-from readside_server import WRITE_TOKEN, live_server, make_settings, open_test_log
+from readside_server import WRITE_TOKEN, live_server, make_settings, open_test_log, wait_found
 from waiting import wait_until
 
 from services.api.feed import AlertFeed, format_positions, parse_positions
@@ -63,12 +63,7 @@ def raise_alert(log: object, n: int, prefix: str = "") -> str:
 
 
 def wait_projected(http: httpx.Client, alert_id: str) -> None:
-    wait_until(
-        lambda: http.get(f"/alerts/{alert_id}").status_code != 404,
-        "the projection folds the alert",
-        timeout_s=10,
-        every_s=0.05,
-    )
+    wait_found(http, f"/alerts/{alert_id}", "the projection folds the alert")
 
 
 def test_alerts_raised_after_the_page_was_read_come_first(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from readside_server import (
     make_settings,
     open_test_log,
     project,
+    wait_found,
 )
-from waiting import wait_until
 
 from schemas import CloudEvent, Evidence, new_event
 from services.api.app import create_app
@@ -178,12 +178,7 @@ def _sse_subscription(http: httpx.Client, ident: str, match: dict[str, object]) 
     """An SSE subscription created through the API, once the read model knows it."""
     r = http.post("/subscriptions", json={"id": ident, "match": match, "channel": {"kind": "sse"}})
     assert r.status_code == 201
-    wait_until(
-        lambda: http.get(f"/subscriptions/{ident}").status_code != 404,
-        "the projection catches up",
-        timeout_s=10,
-        every_s=0.05,
-    )
+    wait_found(http, f"/subscriptions/{ident}", "the projection catches up")
 
 
 def test_stream_sends_matching_alerts_only(tmp_path: Path) -> None:
