@@ -6,8 +6,6 @@ clear line and exit 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 
 import typer
@@ -26,6 +24,7 @@ from services.cli import (
     serve_commands,
 )
 from services.eventlog import EventLogError, RetryableError
+from services.runtime.logs import configure_logging
 from services.runtime.settings import ConfigError
 
 app = typer.Typer(
@@ -49,10 +48,7 @@ app.command("reenrich")(reenrich_commands.reenrich)
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("TOCSIN_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging()
     try:
         app()
     except ConfigError as exc:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import httpx
 
 from services.notifier.channels.base import DeliveryError
+from services.runtime.logs import origin
 
 __all__ = ["post", "retry_after_seconds"]
 
@@ -30,7 +31,9 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str], what: str) -> int:
-    """POST once; the status code on 2xx, else ``DeliveryError`` (no URL query, no secret in it).
+    """POST once; the status code on 2xx, else ``DeliveryError``, which names the URL's
+    origin only: errors go to the log file and onto the event log (``alert.delivery_failed``,
+    shown by the API and the dashboard), and hook URLs carry credentials in their path.
 
     Sent as a built ``httpx.Request`` through ``client.send``, not ``client.post``: the
     client's request building (URL merging, cookie header, its default headers) took about a
@@ -44,24 +47,19 @@ def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str]
         response = client.send(request)
     except httpx.TimeoutException as exc:
         raise DeliveryError(
-            f"{what} {_safe(url)}: timed out ({type(exc).__name__})", retryable=True
+            f"{what} {origin(url)}: timed out ({type(exc).__name__})", retryable=True
         ) from None
     except httpx.HTTPError as exc:
         raise DeliveryError(
-            f"{what} {_safe(url)}: {type(exc).__name__}: {exc}", retryable=True
+            f"{what} {origin(url)}: {type(exc).__name__}: {exc}", retryable=True
         ) from None
     code = response.status_code
     if 200 <= code < 300:
         return code
     detail = response.text[:200].replace("\n", " ")
     raise DeliveryError(
-        f"{what} {_safe(url)}: HTTP {code} {detail}".rstrip(),
+        f"{what} {origin(url)}: HTTP {code} {detail}".rstrip(),
         retryable=code in _RETRYABLE_STATUS,
         retry_after=retry_after_seconds(response.headers.get("retry-after")),
         status_code=code,
     )
-
-
-def _safe(url: str) -> httpx.URL:
-    """The URL as errors show it: no query, no fragment (where secrets tend to be)."""
-    return httpx.URL(url).copy_with(query=None, fragment=None)

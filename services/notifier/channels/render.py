@@ -1,13 +1,15 @@
 """What a message says, shared by the channels: a JSON document, plain text and HTML.
 
 Article titles, snippets and descriptions are untrusted: the HTML escapes every value
-(``html.escape``), Slack text escapes ``& < >`` as Slack asks, and nothing is ever
-interpreted as markup or a template.
+(``html.escape``), Slack text escapes ``& < >`` as Slack asks, Mattermost text escapes
+Markdown and breaks ``@`` mentions as well, and nothing is ever interpreted as markup or
+a template.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from schemas import AlertRaised, Severity
@@ -20,6 +22,8 @@ __all__ = [
     "as_html",
     "as_text",
     "document",
+    "mattermost_escape",
+    "mattermost_plain",
     "slack_escape",
     "subject",
 ]
@@ -128,5 +132,32 @@ def as_html(message: Outgoing) -> str:
 
 
 def slack_escape(text: str) -> str:
-    """Slack's and Mattermost's control characters, so untrusted text cannot mention or link."""
+    """Slack's control characters, so untrusted text cannot mention (``<!channel>``) or link
+    (``<https://...|text>``). Mattermost reads them too, as Slack does."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+#: What CommonMark may read as markup: it lets a backslash escape any ASCII punctuation
+#: character. ``& < >`` are left to ``slack_escape`` (entities, which Markdown decodes), and
+#: ``@`` to ``_MENTION``.
+_MARKDOWN = re.compile(r"([!\"#$%'()*+,\-./:;=?\[\\\]^_`{|}~])")
+#: Mattermost's mentions: ``@`` starts one (``@channel``, ``@all``, ``@here``, a user, a
+#: group). A word joiner after it (invisible, not a letter) ends the word for Mattermost's
+#: mention parser, which a backslash would not: it reads the text that Markdown unescapes.
+_MENTION = "@\u2060"
+
+
+def mattermost_escape(text: str) -> str:
+    """Untrusted text for a Mattermost attachment's ``title``, ``text`` or field: read
+    literally, not as Markdown (``[link](...)``, ``![image](...)`` that the client loads,
+    ``**emphasis**``, headings, tables), and without any ``@`` mention notifying anyone.
+
+    Why Mattermost apart: its attachment ``text`` and field values are Markdown and carry
+    mentions (Slack's attachments are plain text unless ``mrkdwn_in`` says otherwise)."""
+    return mattermost_plain(_MARKDOWN.sub(r"\\\1", text))
+
+
+def mattermost_plain(text: str) -> str:
+    """Untrusted text for a Mattermost field shown as plain text (``fallback``, in
+    notifications): Slack's controls escaped and mentions broken, no backslashes."""
+    return slack_escape(text).replace("@", _MENTION)

@@ -1,5 +1,6 @@
 """Slack- and Mattermost-compatible incoming webhooks: one attachment per alert, coloured
-by severity, with the evidence as fields. Both accept this payload shape."""
+by severity, with the evidence as fields. Both accept this payload shape; they differ in
+how they read its text (``render.slack_escape``, ``render.mattermost_escape``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import httpx
 from services.alerting.subscriptions import SlackChannel
 from services.notifier.channels.base import Outgoing
 from services.notifier.channels.http import post
-from services.notifier.channels.render import SEVERITY_COLOURS, alert_link, slack_escape
+from services.notifier.channels.render import (
+    SEVERITY_COLOURS,
+    alert_link,
+    mattermost_escape,
+    mattermost_plain,
+    slack_escape,
+)
 
 __all__ = ["SlackSender", "payload"]
 
@@ -19,20 +26,24 @@ _MAX_ATTACHMENTS = 20  # Slack's limit is higher, but a digest beyond this is un
 
 
 def payload(message: Outgoing, config: SlackChannel) -> dict[str, Any]:
+    # ``fallback`` is plain text everywhere (notifications): only Slack's controls and, on
+    # Mattermost, mentions are taken out of it.
+    escape = mattermost_escape if config.kind == "mattermost" else slack_escape
+    plain = mattermost_plain if config.kind == "mattermost" else slack_escape
     attachments = []
     for alert in message.alerts[:_MAX_ATTACHMENTS]:
         fields = [
-            {"title": slack_escape(ev.surface), "value": slack_escape(ev.snippet), "short": False}
+            {"title": escape(ev.surface), "value": escape(ev.snippet), "short": False}
             for ev in alert.evidence[:10]
         ]
-        articles = [a for a in alert.articles if a.url]
+        articles = [a for a in alert.articles if (a.url or "").startswith(("http://", "https://"))]
         attachment: dict[str, Any] = {
-            "fallback": slack_escape(f"[{alert.severity.value}] {alert.title}"),
+            "fallback": plain(f"[{alert.severity.value}] {alert.title}"),
             "color": SEVERITY_COLOURS[alert.severity],
-            "title": slack_escape(f"[{alert.severity.value.upper()}] {alert.title}"),
-            "text": slack_escape(alert.description),
+            "title": escape(f"[{alert.severity.value.upper()}] {alert.title}"),
+            "text": escape(alert.description),
             "fields": fields,
-            "footer": slack_escape(f"rule {alert.rule_id} · {alert.source_count} source(s)"),
+            "footer": escape(f"rule {alert.rule_id} · {alert.source_count} source(s)"),
         }
         link = alert_link(message, alert) or (articles[0].url if articles else None)
         if link:
