@@ -6,8 +6,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.alerting.subscriptions import (
     DeliveryOptions,
@@ -86,6 +94,10 @@ class Accepted(BaseModel):
 
 
 _SECRET_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_ANY_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+#: Kinds whose URL's path is the credential (Slack's /services/T../B../<token>, Mattermost's
+#: /hooks/<key>): whoever has the URL can post to the channel.
+_PATH_IS_SECRET = ("slack", "mattermost")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 #: Header names whose values are credentials: these, or a name holding one of the words.
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "token", "key", "secret", "password", "auth")
@@ -104,9 +116,15 @@ def is_credential_header(name: str) -> bool:
 
 def redact_channel(channel: dict[str, Any]) -> dict[str, Any]:
     """The channel with every credential that is not a ``${ENV}`` reference replaced by
-    ``[redacted]``: definitions appended before the API refused plain ones may hold some,
-    and the log cannot forget them, but reads need not show them."""
+    ``[redacted]`` (a Slack or Mattermost hook's whole path): definitions appended before
+    the API refused plain ones may hold some, and the log cannot forget them, but reads need
+    not show them."""
     out = dict(channel)
+    url = out.get("url")
+    if out.get("kind") in _PATH_IS_SECRET and isinstance(url, str) and not _hook_path_hidden(url):
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]  # host[:port], no userinfo
+        out["url"] = f"{parts.scheme}://{host}/{REDACTED}"
     for name in ("secret", "password"):
         if name in out and not is_reference(out[name]):
             out[name] = REDACTED
@@ -119,6 +137,15 @@ def redact_channel(channel: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _hook_path_hidden(url: str) -> bool:
+    """Whether a hook URL's path (and query) holds a ``${ENV}`` reference."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return _ANY_REF.search(f"{parts.path}?{parts.query}") is not None
+
+
 class ChannelBody(BaseModel):
     """A channel as the config file spells it: ``kind``, then that kind's fields (listed in
     ``services/alerting/subscriptions.py``), all checked before anything reaches the log.
@@ -128,7 +155,13 @@ class ChannelBody(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     kind: Literal["webhook", "slack", "mattermost", "email", "atom", "sse"]
-    url: str | None = Field(default=None, max_length=2000)
+    url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="webhook, slack, mattermost: the URL to POST to; a Slack or Mattermost "
+        "hook's path is its credential and takes a ${ENV} reference, such as "
+        "https://hooks.slack.com/services/${SLACK_HOOK}",
+    )
     secret: str | None = Field(
         default=None, description="webhook: a ${ENV} reference to the HMAC-SHA256 signing key"
     )
@@ -139,6 +172,20 @@ class ChannelBody(BaseModel):
         "(Authorization, Cookie, a name with token, key, secret, password or auth) takes a "
         "${ENV} reference",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _hook_reference(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (
+            value is not None
+            and info.data.get("kind") in _PATH_IS_SECRET
+            and not _hook_path_hidden(value)
+        ):
+            raise ValueError(
+                f"the path of a {info.data['kind']} hook is its credential: give it as an "
+                "environment reference, such as https://hooks.slack.com/services/${SLACK_HOOK}"
+            )
+        return value
 
     @field_validator("secret", "password")
     @classmethod

@@ -359,9 +359,36 @@ def test_the_whole_shape_of_the_config_file_is_accepted_as_the_notifier_reads_it
     assert sub.channel.password.get_secret_value() == "pw"
     assert sub.quiet_hours is not None and sub.quiet_hours.tz == "Asia/Yerevan"
     assert sub.delivery.max_attempts == 3 and sub.mode != "immediate"
-    mattermost = {"kind": "mattermost", "url": "https://chat.example.org/hooks/abc"}
+    mattermost = {"kind": "mattermost", "url": "https://chat.example.org/hooks/${MM_HOOK}"}
     r = env.client.post("/subscriptions", json={"id": "mm", "channel": mattermost}, headers=W)
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "url"),
+    [
+        ("slack", "https://hooks.slack.com/services/T000/B000/XXXXsecret"),
+        ("mattermost", "https://chat.example.org/hooks/xxxxsecret"),
+    ],
+)
+def test_a_chat_hook_path_is_a_credential(env: Env, kind: str, url: str) -> None:
+    """Whoever has a Slack or Mattermost hook URL can post to the channel: the API takes its
+    path only as a ${ENV} reference, and reads hide the path of one already on the log."""
+    body = {"id": f"{kind}-desk", "channel": {"kind": kind, "url": url}}
+    r = env.client.post("/subscriptions", json=body, headers=W)
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "channel", "url"]
+    assert "environment reference" in error["msg"]
+    env.project()
+    assert env.client.get(f"/subscriptions/{kind}-desk", headers=R).status_code == 404
+
+    ev.append(env.log, [ev.subscription(f"old-{kind}", ev.T0, channel={"kind": kind, "url": url})])
+    env.project()
+    shown = env.client.get(f"/subscriptions/old-{kind}", headers=R)
+    assert "secret" not in shown.text.lower()
+    origin = url.split("/")[2]
+    assert shown.json()["definition"]["channel"]["url"] == f"https://{origin}/[redacted]"
 
 
 def test_credentials_written_before_the_check_are_not_shown(env: Env) -> None:
