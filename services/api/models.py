@@ -24,6 +24,7 @@ from services.alerting.subscriptions import (
     QuietHours,
     Subscriber,
 )
+from services.runtime.redact import REDACTED
 
 Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["open", "acknowledged", "resolved"]
@@ -101,7 +102,6 @@ _PATH_IS_SECRET = ("slack", "mattermost")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 #: Header names whose values are credentials: these, or a name holding one of the words.
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "token", "key", "secret", "password", "auth")
-REDACTED = "[redacted]"
 
 
 def is_reference(value: object) -> bool:

@@ -91,7 +91,7 @@ def list_sources(
             {
                 "id": s.id,
                 "kind": s.kind,
-                "url": s.url,
+                "url": s.shown_url,
                 "schedule": s.cron or f"every {s.interval_s:g}s",
                 "enabled": s.enabled,
                 "last_poll": h.last.polled_at.isoformat(timespec="seconds") if h else None,

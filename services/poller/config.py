@@ -35,6 +35,8 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from services.runtime.redact import shown_url
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SOURCES_FILE = DATA_DIR / "default_sources.yaml"
 
@@ -218,6 +220,12 @@ class SourceConfig(BaseModel):
     def host(self) -> str:
         """The host as the fetcher's politeness gate knows it (lower case; empty when local)."""
         return (urlsplit(self.url).hostname or "").lower() if self.is_remote else ""
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as events, errors and screens show it: without user info or a key in the
+        query (``services.runtime.redact``); the fetch uses ``url``."""
+        return shown_url(self.url)
 
     @property
     def is_remote(self) -> bool:

@@ -51,6 +51,7 @@ from services.poller.errors import (
     TooManyRedirects,
 )
 from services.poller.pools import OriginPools
+from services.runtime.redact import shown_url
 
 USER_AGENT = (
     "Tocsin-Poller/0.1 (event-sourced security news monitor; conditional GET, "
@@ -158,8 +159,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def translate(exc: BaseException, url: str, options: FetchOptions) -> PollError:  # noqa: PLR0911
-    """The one place where httpx's (and the socket layer's) exceptions become ours."""
+    """The one place where httpx's (and the socket layer's) exceptions become ours. Their
+    messages, recorded on the log, show the URL without credentials."""
     host = urlsplit(url).hostname or url
+    url = shown_url(url)
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain)
     if isinstance(exc, httpx.TooManyRedirects):
@@ -455,4 +458,4 @@ def _status_message(status: int, reason: str, url: str) -> str:
         403: "forbidden: the site refuses this client",
         429: "too many requests: rate limited by the site",
     }.get(status, reason or "error")
-    return f"HTTP {status} from {url}: {hint}"
+    return f"HTTP {status} from {shown_url(url)}: {hint}"

@@ -124,7 +124,7 @@ class Poller:
 
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollReport:
         """Poll one source once. ``force`` polls a source disabled after a 410 anyway."""
-        disabled = self.health.disabled(source.id, source.url)
+        disabled = self.health.disabled(source.id, source.shown_url)
         if disabled is not None and not force:
             return PollReport(
                 source.id,
@@ -135,7 +135,7 @@ class Poller:
             )
         polled_at = self.clock.now()
         started = self.clock.monotonic()
-        validators = self.health.validators(source.id, source.url)
+        validators = self.health.validators(source.id, source.shown_url)
         result: FetchResult | None = None
         try:
             result = await self.fetcher.fetch(source.url, validators, source.kind)
@@ -283,7 +283,7 @@ class Poller:
     ) -> SourcePolled:
         return SourcePolled(
             source_id=source.id,
-            url=source.url,
+            url=source.shown_url,
             polled_at=polled_at,
             status=status,
             http_status=result.http_status if result is not None else http_status,

@@ -36,6 +36,7 @@ from schemas import (
     SubscriptionDeleted,
     SubscriptionUpdated,
 )
+from services.runtime.redact import shown_url
 
 Fold = Callable[[sqlite3.Connection, CloudEvent], None]
 
@@ -335,6 +336,9 @@ def alert_delivery_failed(conn: sqlite3.Connection, event: CloudEvent) -> None:
 
 def source_polled(conn: sqlite3.Connection, event: CloudEvent) -> None:
     p: SourcePolled = event.data
+    # Older pollers recorded the URL as configured, credentials included: shown without.
+    url = shown_url(p.url)
+    error = p.error_message.replace(p.url, url) if p.error_message and url != p.url else None
     cur = conn.execute(
         "INSERT OR IGNORE INTO source_polls (event_id, source_id, url, polled_ms, status,"
         " http_status, latency_ms, new_articles, error_class, error_message, polls)"
@@ -342,14 +346,14 @@ def source_polled(conn: sqlite3.Connection, event: CloudEvent) -> None:
         (
             event.id,
             p.source_id,
-            p.url,
+            url,
             ms(p.polled_at),
             p.status.value,
             p.http_status,
             p.latency_ms,
             p.new_articles,
             p.error_class,
-            p.error_message,
+            error or p.error_message,
             p.polls,
         ),
     )

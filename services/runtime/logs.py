@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import httpx
+from services.runtime.redact import origin
 
-__all__ = ["configure_logging", "origin"]
+__all__ = ["OriginOnly", "configure_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def origin(url: httpx.URL | str) -> str:
-    """``scheme://host[:port]`` of a URL: what logs and recorded errors may show of it."""
-    import httpx  # here: every ``tocsin`` command sets up logging, few make requests
-
-    try:
-        parsed = httpx.URL(url) if isinstance(url, str) else url
-    except httpx.InvalidURL:
-        return "(invalid URL)"
-    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"  # no userinfo, path or query
 
 
 class OriginOnly(logging.Filter):

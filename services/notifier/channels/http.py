@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import httpx
 
 from services.notifier.channels.base import DeliveryError
-from services.runtime.logs import origin
+from services.runtime.redact import origin
 
 __all__ = ["post", "retry_after_seconds"]
 

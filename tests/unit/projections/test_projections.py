@@ -306,6 +306,20 @@ def test_error_rate_counts_the_polls_a_record_stands_for(tmp_path: Path) -> None
     assert flow["polls"] == 100
 
 
+def test_a_source_url_recorded_with_credentials_is_shown_without(tmp_path: Path) -> None:
+    """Older pollers recorded a source's URL as configured: the read model (the API, the
+    dashboard) shows it without user info or a key, in the error message too."""
+    raw = "https://desk:pw-Q7x@feeds.example.org/rss?key=K9z&lang=en"
+    failed = ev.polled("src-p", ev.T0, ok=False)
+    data = failed.data.model_copy(update={"url": raw, "error_message": f"HTTP 503 from {raw}"})
+    fold_all(tmp_path / "r.db", [failed.model_copy(update={"data": data})])
+    conn = sqlite3.connect(tmp_path / "r.db")
+    shown = "https://feeds.example.org/rss?key=[redacted]&lang=en"
+    assert conn.execute("SELECT url, error_message FROM source_polls").fetchall() == [
+        (shown, f"HTTP 503 from {shown}")
+    ]
+
+
 def test_an_older_read_model_gains_the_added_columns_in_place(tmp_path: Path) -> None:
     """``ADDED_COLUMNS``: a read model made before ``source_polls.polls`` existed opens
     without a rebuild, its rows counting one poll each."""
