@@ -9,6 +9,7 @@
     |   +-- ConnectError      refused, unreachable, reset (retried)
     |   +-- FetchTimeout      connect, read or total time exceeded (retried)
     |   +-- TooManyRedirects  a redirect loop or chain beyond the cap
+    |   +-- AddressRefused    a public source leading to an internal address (addresses.py)
     |   +-- ResponseTooLarge  more bytes than the size cap (stream cut there)
     |   +-- HttpStatusError   4xx / 5xx (5xx and 429 retried first)
     |   +-- LocalFileError    a file:// or path source that cannot be read
@@ -69,6 +70,10 @@ class FetchTimeout(FetchError):
 
 
 class TooManyRedirects(FetchError):
+    pass
+
+
+class AddressRefused(FetchError):
     pass
 
 

@@ -37,7 +37,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from services.poller.addresses import AddressGuard, InternalHost
 from services.poller.errors import (
+    AddressRefused,
     ConnectError,
     DnsError,
     FetchError,
@@ -57,6 +59,9 @@ USER_AGENT = (
     "Tocsin-Poller/0.1 (event-sourced security news monitor; conditional GET, "
     "per-host rate limits; python-httpx)"
 )
+#: request extension: whether this fetch may reach internal addresses (``_check_hop``);
+#: httpx carries a request's extensions over to its redirects
+_INTERNAL_OK = "tocsin.internal_ok"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
@@ -237,7 +242,9 @@ class HostGate:
 class Fetcher:
     """Fetches sources with one shared ``httpx.AsyncClient``. Create inside the event loop.
 
-    ``transport`` replaces the per-origin pools (``httpx.MockTransport`` in narrow tests)."""
+    ``transport`` replaces the per-origin pools (``httpx.MockTransport`` in narrow tests);
+    ``internal_host`` replaces the resolution that tells internal hosts (``addresses``), so
+    that tests on 127.0.0.1 can stand for a public source."""
 
     def __init__(
         self,
@@ -246,8 +253,10 @@ class Fetcher:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        internal_host: InternalHost | None = None,
     ) -> None:
         self.options = opts = options or FetchOptions()
+        self._addresses = AddressGuard(internal_host)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._gate = HostGate(
@@ -280,6 +289,7 @@ class Fetcher:
             headers={"User-Agent": opts.user_agent, "Accept": ACCEPT},
             transport=transport,
             trust_env=opts.trust_env,
+            event_hooks={"request": [self._check_hop]},
         )
 
     async def aclose(self) -> None:
@@ -291,20 +301,23 @@ class Fetcher:
             return await self._fetch_remote(url, validators)
         return await asyncio.to_thread(self._read_local, url, validators, kind)
 
-    async def fetch_plain(self, url: str) -> Document:
-        """One unconditional GET (for links followed from a listing page)."""
-        result = await self._fetch_remote(url, Validators())
+    async def fetch_plain(self, url: str, *, found_on: str | None = None) -> Document:
+        """One unconditional GET (for links followed from a listing page: ``found_on``, whose
+        host decides whether the link may lead to an internal address)."""
+        result = await self._fetch_remote(url, Validators(), found_on)
         return result.documents[0]
 
     # -- remote ----------------------------------------------------------------------------
 
-    async def _fetch_remote(self, url: str, validators: Validators) -> FetchResult:
+    async def _fetch_remote(
+        self, url: str, validators: Validators, found_on: str | None = None
+    ) -> FetchResult:
         opts = self.options
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = await self._attempt(url, validators)
+                result = await self._attempt(url, validators, found_on)
                 result.attempts = attempt
                 return result
             except PollError as exc:
@@ -329,7 +342,9 @@ class Fetcher:
         )
         return base * (0.5 + self._rng.random())
 
-    async def _attempt(self, url: str, validators: Validators) -> FetchResult:
+    async def _attempt(
+        self, url: str, validators: Validators, found_on: str | None = None
+    ) -> FetchResult:
         opts = self.options
         headers: dict[str, str] = {}
         if validators.etag:
@@ -340,7 +355,10 @@ class Fetcher:
         sem = await self._gate.enter(host)
         try:
             async with asyncio.timeout(opts.total_timeout_s):
-                return await self._get(url, headers, validators)
+                # a source whose own URL (or listing page) is internal may lead anywhere
+                trusted = (urlsplit(found_on or url).hostname or "").lower()
+                internal_ok = await self._addresses.internal(trusted)
+                return await self._get(url, headers, validators, internal_ok)
         except PollError:
             raise
         except Exception as exc:  # httpx / socket / timeout: translated in one place
@@ -348,9 +366,24 @@ class Fetcher:
         finally:
             sem.release()
 
-    async def _get(self, url: str, headers: dict[str, str], old: Validators) -> FetchResult:
+    async def _check_hop(self, request: httpx.Request) -> None:
+        """Before every request, redirects included (an httpx request hook): from a public
+        source, no internal address (``addresses``)."""
+        if request.extensions.get(_INTERNAL_OK, True):
+            return
+        host = request.url.host
+        if await self._addresses.internal(host):
+            raise AddressRefused(
+                f"refused to fetch {shown_url(str(request.url))}: {host} is an internal "
+                "address (loopback, private or link-local) and this source's own URL is not"
+            )
+
+    async def _get(
+        self, url: str, headers: dict[str, str], old: Validators, internal_ok: bool = True
+    ) -> FetchResult:
         opts = self.options
-        async with self.client.stream("GET", url, headers=headers) as resp:
+        extensions = {_INTERNAL_OK: internal_ok}
+        async with self.client.stream("GET", url, headers=headers, extensions=extensions) as resp:
             final = str(resp.url)
             status = resp.status_code
             if status == 304:

@@ -252,7 +252,9 @@ class Poller:
             links = listing_links(doc, source.follow)
             fresh = [u for u in links if article_id(url=canonical_url(u)) not in self.known]
             merged.skipped += len(links) - len(fresh)
-            pages = await asyncio.gather(*(self._follow(u) for u in fresh), return_exceptions=True)
+            pages = await asyncio.gather(
+                *(self._follow(u, source.url) for u in fresh), return_exceptions=True
+            )
             for link, page in zip(fresh, pages, strict=True):
                 if isinstance(page, BaseException):
                     merged.warnings.append(f"{link}: {type(page).__name__}: {page}"[:300])
@@ -261,8 +263,8 @@ class Poller:
                 merged.language = merged.language or page.language
         return merged
 
-    async def _follow(self, url: str) -> Parsed:
-        doc = await self.fetcher.fetch_plain(url)
+    async def _follow(self, url: str, found_on: str) -> Parsed:
+        doc = await self.fetcher.fetch_plain(url, found_on=found_on)
         return await asyncio.to_thread(parse_page, doc)
 
     def _polled(

@@ -1,0 +1,73 @@
+"""Where a redirect or a followed link may lead the poller: not from a public source into
+an internal network.
+
+Why: what a source serves is untrusted. A public feed or page that redirects to
+``http://169.254.169.254/...``, ``http://127.0.0.1:8080/...`` or a ``10.x`` address (or a
+listing page that links there, with ``same_host: false``) would make the poller fetch the
+cloud's instance metadata or an internal service, and publish what it read as an article
+for every reader of the dashboard: server-side request forgery. A source whose own URL is
+internal (an intranet feed, a test server on 127.0.0.1) may lead anywhere: its operator
+chose that network.
+
+Internal means not globally routable: loopback, private, link-local, shared (100.64/10),
+reserved, multicast, unspecified, and IPv6 forms of those (IPv4-mapped included). A host
+name is internal when any address it resolves to is. The check resolves the name itself,
+shortly before the connection does: a name whose answer changes in between (DNS rebinding)
+is not caught here; an egress firewall or proxy is the stronger guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+__all__ = ["AddressGuard", "is_internal_address"]
+
+#: host -> whether it is internal; the default resolves it (``AddressGuard``)
+InternalHost = Callable[[str], Awaitable[bool]]
+
+
+def is_internal_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global
+
+
+async def resolves_internal(host: str) -> bool:
+    """Whether ``host`` (a name or an address literal) is or resolves to an internal
+    address; a name that does not resolve is not (the fetch reports the DNS error)."""
+    try:
+        return is_internal_address(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {str(info[4][0]).split("%", 1)[0] for info in infos}  # no IPv6 zone
+    return any(is_internal_address(ipaddress.ip_address(a)) for a in addresses)
+
+
+class AddressGuard:
+    """Whether a host is internal, remembered for ``ttl_s`` (a lookup per host and minute,
+    not per request). ``internal_host`` replaces the resolution (tests)."""
+
+    def __init__(self, internal_host: InternalHost | None = None, ttl_s: float = 60.0) -> None:
+        self._internal_host = internal_host or resolves_internal
+        self._ttl_s = ttl_s
+        self._known: dict[str, tuple[float, bool]] = {}
+
+    async def internal(self, host: str) -> bool:
+        host = host.lower()
+        now = time.monotonic()
+        known = self._known.get(host)
+        if known is not None and known[0] > now:
+            return known[1]
+        found = await self._internal_host(host)
+        if len(self._known) > 10_000:  # many hosts over a long run: start again
+            self._known.clear()
+        self._known[host] = (now + self._ttl_s, found)
+        return found
