@@ -2,9 +2,10 @@
 
 Every ``<outline xmlUrl=...>`` becomes a ``feed`` source; the titles of the outlines that
 enclose it become a ``category`` label. Ids are slugs of the title (or host), made unique
-against each other and against the ids already configured. Outlines whose URL is not
-http(s) are reported and left out, never written. The XML parser resolves no entities and
-fetches nothing (an OPML file is outside input).
+against each other and against the ids already configured. Outlines that would not load
+(a URL that is not http(s), or not a URL at all) are reported and left out, never written.
+The XML parser resolves no external entities and fetches nothing (an OPML file is outside
+input).
 """
 
 from __future__ import annotations
@@ -61,15 +62,20 @@ def read_opml(path: Path, existing_ids: Iterable[str] = ()) -> OpmlImport:
         if not url:
             continue
         title = (outline.get("title") or outline.get("text") or "").strip()
-        line = getattr(outline, "sourceline", None)
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
-            result.skipped.append(f"{path}:{line}: {title or url}: not an http(s) URL: {url!r}")
+        where = f"{path}:{getattr(outline, 'sourceline', None)}: {title or url}"
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError as exc:  # "http://[::1": one bad outline, not the whole file
+            result.skipped.append(f"{where}: not a valid URL ({exc}): {url!r}")
             continue
-        base = _slug(title) or _slug(urlsplit(url).hostname or "") or "feed"
+        if parts.scheme.lower() not in ("http", "https"):
+            result.skipped.append(f"{where}: not an http(s) URL: {url!r}")
+            continue
+        base = _slug(title) or _slug(host) or "feed"
         ident, n = base, 2
         while ident in taken:
             ident, n = f"{base}-{n}", n + 1
-        taken.add(ident)
         entry: dict[str, Any] = {"id": ident, "kind": "feed", "url": url}
         if title:
             entry["title"] = title
@@ -78,8 +84,14 @@ def read_opml(path: Path, existing_ids: Iterable[str] = ()) -> OpmlImport:
         language = normalise_language(outline.get("language"))
         if language:
             entry["language"] = language
+        try:  # the output must load: what would not is reported, never written
+            load_sources([entry])
+        except SourceConfigError as exc:
+            problem = str(exc).splitlines()[-1].strip()  # "sources[0] (id 'x'): url: ..."
+            result.skipped.append(f"{where}: {problem.partition('): ')[2] or problem}")
+            continue
+        taken.add(ident)
         result.sources.append(entry)
-    load_sources(result.sources)  # the output must load: refuse to print what would not
     return result
 
 

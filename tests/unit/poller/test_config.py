@@ -130,6 +130,29 @@ def test_opml_import_gives_loadable_unique_sources(tmp_path: Path) -> None:
     assert [s.id for s in loaded] == ids
 
 
+def test_opml_outlines_that_would_not_load_are_reported_and_the_rest_imported(
+    tmp_path: Path,
+) -> None:
+    """Readers export whatever their users typed: one bad outline must not lose the file
+    (a malformed IPv6 literal raised out of the import, a host-less URL refused it all)."""
+    path = tmp_path / "export.opml"
+    path.write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="Broken" xmlUrl="http://[::1/feed"/>'
+        '<outline text="Hostless" xmlUrl="http:///feed.xml"/>'
+        '<outline text="Script" xmlUrl="javascript:alert(1)"/>'
+        '<outline text="Civil" xmlUrl="https://civil.ge/feed"/>'
+        "</body></opml>"
+    )
+    result = read_opml(path)
+    assert [s["id"] for s in result.sources] == ["civil"]
+    assert result.skipped == [
+        f"{path}:1: Broken: not a valid URL (Invalid IPv6 URL): 'http://[::1/feed'",
+        f"{path}:1: Hostless: url: 'http:///feed.xml' has no host",
+        f"{path}:1: Script: not an http(s) URL: 'javascript:alert(1)'",
+    ]
+
+
 def test_opml_that_is_not_opml_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.opml"
     path.write_text("<rss/>")
