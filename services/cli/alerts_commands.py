@@ -116,7 +116,7 @@ def list_command(
     start = parse_time(since) if since else None
     end = parse_time(until) if until else None
     cfg = settings(config, log)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         views = list(_views(cfg, elog).values())
     rows = [
         v
@@ -144,7 +144,7 @@ def show_command(
 ) -> None:
     """One alert: its details, articles, evidence and history."""
     cfg = settings(config, log)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         view = _find(_views(cfg, elog), alert_id)
     if fmt is not Format.TABLE:
         doc: dict[str, Any] = {
@@ -186,7 +186,7 @@ def show_command(
 
 def _append(config: Any, log: Any, alert_id: str, make: Any) -> None:
     cfg = settings(config, log)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         view = _find(_views(cfg, elog), alert_id)
         payload: Payload = make(view.alert.alert_id, datetime.now(UTC))
         event = lifecycle_event(payload)

@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from services.eventlog import EventLog
+from services.eventlog import EventLog, local_file
 from services.runtime.bootstrap import open_event_log
 from services.runtime.service import Service
-from services.runtime.settings import Settings, load_settings
+from services.runtime.settings import ConfigError, Settings, load_settings
 
 ConfigOption = Annotated[
     Path | None,
@@ -39,10 +39,28 @@ def settings(config: Path | None, log: str | None) -> Settings:
     return load_settings(config, log=log)
 
 
-def event_log(cfg: Settings, *, wait: threading.Event | None = None) -> EventLog:
+def require_log(cfg: Settings) -> None:
+    """Commands that read or act on history refuse a SQLite log that is not there, where
+    opening would create an empty one: run in the wrong folder, ``tocsin alerts list`` said
+    there were no alerts and left a ``data/`` folder behind."""
+    path = local_file(cfg.log)
+    if path is not None and not path.exists():
+        raise ConfigError(
+            f"no event log at {path}: nothing has run with this configuration here "
+            "(tocsin run creates it); give --log, --config or TOCSIN_LOG for an existing one"
+        )
+
+
+def event_log(
+    cfg: Settings, *, wait: threading.Event | None = None, existing: bool = False
+) -> EventLog:
     """The configured log. Long-running commands (run, serve) pass their stop event as
     ``wait``: they wait for an unreachable broker (``runtime.startup_wait_s``, or until
-    stopped), reporting each attempt; one-shot commands fail at once."""
+    stopped), reporting each attempt; one-shot commands fail at once.
+
+    ``existing``: a command that reads or acts on history (``require_log``)."""
+    if existing:
+        require_log(cfg)
     if wait is None:
         return open_event_log(cfg)
     return open_event_log(

@@ -52,7 +52,7 @@ def stats_command(
 ) -> None:
     """End offset per topic and partition; committed offset and lag per consumer group."""
     cfg = settings(config, log)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         ends = elog.end_offsets()
         partition_rows = [
             {"topic": tp.topic, "partition": tp.partition, "end_offset": end}
@@ -116,7 +116,7 @@ def tail_command(
     """Show the last records of a topic (or the first, with --from-beginning), decoded."""
     cfg = settings(config, log)
     name = full_topic(cfg, topic) if topic in TOPICS else topic
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         records = _read(elog, name, from_beginning=from_beginning, limit=limit)
         _show(records, fmt)
         if follow:

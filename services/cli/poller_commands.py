@@ -10,6 +10,7 @@ import typer
 
 from services.cli.common import ConfigOption, LogOption, event_log, settings
 from services.cli.output import Format, render
+from services.eventlog import local_file
 from services.runtime.service import ServiceContext
 from services.runtime.settings import ConfigError, Settings, config_path
 
@@ -77,12 +78,15 @@ def list_sources(
     limit: Annotated[int, typer.Option("--limit", help="Rows to show (0 = all).")] = 0,
 ) -> None:
     """Configured sources with their health from the log: last poll, status, new items, last error."""
-    from services.poller.state import rebuild_health
+    from services.poller.state import HealthBook, rebuild_health
     from services.runtime.bootstrap import topic
 
     cfg, sources = _load(config, log)
-    with event_log(cfg) as elog:
-        book = rebuild_health(elog, topic(cfg, "sources.polled"))
+    book = HealthBook()  # no log yet (before the first run): every source "never polled"
+    path = local_file(cfg.log)
+    if path is None or path.exists():
+        with event_log(cfg) as elog:
+            book = rebuild_health(elog, topic(cfg, "sources.polled"))
     rows = []
     for s in sources:
         h = book.by_source.get(s.id)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from services.cli.common import ConfigOption, LogOption, event_log, settings
+from services.cli.common import ConfigOption, LogOption, event_log, require_log, settings
 from services.cli.output import Format, render
 from services.projections.loop import all_topics
 from services.projections.rebuild import rebuild
@@ -41,7 +41,7 @@ def rebuild_command(
     """Drop the read model and make it again from every topic of the log (stop the api first)."""
     cfg = settings(config, log)
     path = read_model_path(cfg, read_model)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         if quiet:
             result = rebuild(elog, all_topics(cfg), path)
         else:
@@ -83,6 +83,7 @@ def status_command(
     """Rows per view, and how far the read model is behind the log, per topic."""
     cfg = settings(config, log)
     path = read_model_path(cfg, read_model)
+    require_log(cfg)  # before the read model, which opening creates too
     with ReadModel(path) as store, event_log(cfg) as elog:
         counts = store.counts()
         ends = elog.end_offsets(all_topics(cfg))

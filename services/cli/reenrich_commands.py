@@ -88,7 +88,7 @@ def reenrich(
         typer.echo(f"tocsin: re-enriching as {new.version} (group {group})", err=True)
     stop = threading.Event()
     install_signal_handlers(stop)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         service = build(ServiceContext(settings=cfg, log=elog, stop=stop), chosen)
         if follow:
             service.run()

@@ -317,7 +317,7 @@ def replay(
     except RulesetError as exc:
         raise ConfigError(f"invalid rule file(s):\n{exc}") from exc
     cfg = settings(config, log_url)
-    with event_log(cfg) as elog:
+    with event_log(cfg, existing=True) as elog:
         result = replay_history(
             elog, cfg, ruleset, since=start, until=end, dry_run=dry_run, show_progress=True
         )

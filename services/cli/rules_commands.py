@@ -20,7 +20,7 @@ import typer
 
 from schemas import ArticleEnriched, ArticlePublished
 from schemas.ids import article_id, content_hash
-from services.cli.common import ConfigOption, LogOption, settings
+from services.cli.common import ConfigOption, LogOption, require_log, settings
 from services.cli.output import Format, render
 from services.rules.loader import RuleSet, RulesetError, load_rules
 from services.runtime.bootstrap import topic
@@ -213,6 +213,7 @@ def test_command(
     from services.eventlog import open_log
     from services.rules.backtest import backtest
 
+    require_log(cfg)
     with open_log(cfg.log, **cfg.log_options()) as elog:
         reports, articles = backtest(
             elog,

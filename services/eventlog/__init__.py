@@ -12,6 +12,7 @@ The embedded backends never import kafka-python.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from services.eventlog.base import (
@@ -41,6 +42,16 @@ BACKENDS: dict[str, str] = {
     "memory": "services.eventlog.sqlite:open_memory",
     "kafka": "services.eventlog.kafka:open_kafka",
 }
+
+
+def local_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names (``None`` for the other backends): what commands
+    that read history check before opening, since opening creates it."""
+    if urlsplit(url).scheme != "sqlite":
+        return None
+    from services.eventlog.sqlite import path_from_url
+
+    return Path(path_from_url(url))
 
 
 def open_log(url: str, **options: object) -> EventLog:
@@ -76,5 +87,6 @@ __all__ = [
     "TopicPartition",
     "UnavailableError",
     "UnknownTopicError",
+    "local_file",
     "open_log",
 ]

@@ -851,7 +851,7 @@ class SqliteConsumer(Consumer):
                 self._db.close()
 
 
-def _path_from_url(url: str) -> str:
+def path_from_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise FatalError(
@@ -868,7 +868,7 @@ def _path_from_url(url: str) -> str:
 def open_sqlite(url: str, **options: object) -> SqliteLog:
     return SqliteLog(
         url,
-        path=_path_from_url(url),
+        path=path_from_url(url),
         memory_name=None,
         options=merged_options(url, options, _OPTIONS),
     )

@@ -36,11 +36,54 @@ def run(
 
 
 def test_log_stats_on_a_fresh_default_log(tmp_path: Path) -> None:
+    assert run("log", "topics", cwd=tmp_path).returncode == 0  # creates the log and topics
+    assert (tmp_path / "data" / "tocsin.db").is_file(), "the default log lives under ./data"
     result = run("log", "stats", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "event log: sqlite:///./data/tocsin.db" in result.stdout
     assert "articles.published" in result.stdout
-    assert (tmp_path / "data" / "tocsin.db").is_file(), "the default log lives under ./data"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["alerts", "list"],
+        ["alerts", "show", "alert-1"],
+        ["alerts", "ack", "alert-1"],
+        ["log", "stats"],
+        ["log", "tail", "articles.published"],
+        ["projections", "status"],
+        ["projections", "rebuild", "--quiet"],
+        ["replay", "--since", "2026-01-01", "--until", "2026-02-01", "--rules", "RULES"],
+        ["reenrich"],
+        ["rules", "test", "RULES", "--since", "2026-01-01", "--until", "2026-02-01"],
+    ],
+)
+def test_commands_on_history_refuse_a_log_that_is_not_there(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Run in the wrong folder, they used to create an empty log there and report nothing
+    (no alerts, no lag) as if all were well."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: r\n    title: r\n    when: {entity: country:AM}\n")
+    result = run(*(str(rules) if a == "RULES" else a for a in command), cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.endswith(
+        "tocsin: configuration error: no event log at data/tocsin.db: nothing has run with "
+        "this configuration here (tocsin run creates it); give --log, --config or TOCSIN_LOG "
+        "for an existing one\n"
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["rules.yaml"]
+
+
+def test_sources_list_before_the_first_run_shows_every_source_never_polled(
+    tmp_path: Path,
+) -> None:
+    result = run("sources", "list", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert rows and {r["status"] for r in rows} == {"never polled"}
+    assert not (tmp_path / "data").exists()
 
 
 def test_log_stats_json_shows_groups_and_lag(tmp_path: Path) -> None:
