@@ -30,6 +30,23 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+#: What is read of a receiver's answer: plenty for an error's detail. One that answers more
+#: (a hook pointed at a download, a server streaming forever) is cut off there, its
+#: connection closed, rather than read into memory until the notifier dies of it.
+_MAX_ANSWER = 64 * 1024
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= _MAX_ANSWER:
+            break
+    return b"".join(chunks)[:_MAX_ANSWER]
+
+
 def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str], what: str) -> int:
     """POST once; the status code on 2xx, else ``DeliveryError``, which names the URL's
     origin only: errors go to the log file and onto the event log (``alert.delivery_failed``,
@@ -44,7 +61,11 @@ def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str]
         "POST", url, content=body, headers=headers, extensions={"timeout": client.timeout.as_dict()}
     )
     try:
-        response = client.send(request)
+        response = client.send(request, stream=True)
+        try:
+            answer = _read_capped(response)
+        finally:
+            response.close()
     except httpx.TimeoutException as exc:
         raise DeliveryError(
             f"{what} {origin(url)}: timed out ({type(exc).__name__})", retryable=True
@@ -56,7 +77,8 @@ def post(client: httpx.Client, url: str, body: bytes, headers: Mapping[str, str]
     code = response.status_code
     if 200 <= code < 300:
         return code
-    detail = response.text[:200].replace("\n", " ")
+    detail = answer.decode(response.charset_encoding or "utf-8", "replace")[:200]
+    detail = " ".join(detail.split())
     raise DeliveryError(
         f"{what} {origin(url)}: HTTP {code} {detail}".rstrip(),
         retryable=code in _RETRYABLE_STATUS,

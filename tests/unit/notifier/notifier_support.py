@@ -96,6 +96,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     seen_keys: set[str] = field(default_factory=set)
     processed: int = 0  # requests with a new idempotency key (what a careful receiver acts on)
+    flood_cut: int = 0  # endless answers the client hung up on
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -139,6 +140,18 @@ class Receiver:
             return
         if action == "hang":
             self.release.wait(30)
+            return
+        if action == "flood":  # 200, then a body that never ends (until the client leaves)
+            handler.send_response(200)
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            chunk = b"x" * 65536
+            try:
+                while not self.release.is_set():
+                    handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                self.flood_cut += 1
+            handler.close_connection = True
             return
         if isinstance(action, int):
             out = b"busy"

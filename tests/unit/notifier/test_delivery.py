@@ -163,3 +163,19 @@ def test_a_flood_becomes_digests(elog: EventLog, log_url: str, receivers) -> Non
     assert delivered_alerts == 60
     assert any(x.json()["type"] == "tocsin.digest" for x in r.received)
     assert sum(o.digest for o in outcomes(elog)) >= 55
+
+
+def test_an_endless_answer_is_cut_off_and_the_delivery_recorded(
+    elog: EventLog, log_url: str, receivers
+) -> None:
+    """A hook that answers 200 and then streams forever (a URL pointed at a download): the
+    notifier reads a little of it, hangs up, and records the delivery; it used to read the
+    answer to its end, holding the worker and growing its memory without bound."""
+    flood, fine = Receiver(script=["flood"]), Receiver()
+    receivers += [flood, fine]
+    append_alerts(elog, [alert(1)])
+    with running(elog, settings(log_url, [hook("flood", flood), hook("fine", fine)])):
+        wait_for(lambda: len(outcomes(elog)) == 2)
+    by_sub = {o.subscription_id: o for o in outcomes(elog)}
+    assert isinstance(by_sub["flood"], AlertDelivered) and by_sub["flood"].status_code == 200
+    wait_for(lambda: flood.flood_cut == 1)
