@@ -8,6 +8,7 @@ with it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from services.api.dashboard import templates
 from services.api.deps import AppState
 from services.api.feed import AlertFeed
 from services.api.metrics import TocsinCollector
+from services.api.models import MAX_RULES_BYTES
 from services.api.pull import configured
 from services.api.reader import Reader
 from services.api.routes import backtests, ops, pull, read, write
@@ -136,8 +138,84 @@ def create_app(
     def root() -> RedirectResponse:
         return RedirectResponse("/ui", status_code=307)
 
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+#: The largest body a request may send: a backtest's rule file (``MAX_RULES_BYTES``) with
+#: room for JSON escaping; every other body is far smaller.
+MAX_BODY_BYTES = 4 * MAX_RULES_BYTES
+_TOO_LARGE = json.dumps(
+    {
+        "detail": {
+            "error": "too_large",
+            "message": f"the body is over {MAX_BODY_BYTES:,} bytes",
+        }
+    }
+).encode()
+
+
+class BodyLimit:
+    """Answers 413 to a body over ``MAX_BODY_BYTES``, before the app sees it.
+
+    Why: FastAPI reads a request's whole body before it checks the token (the body is
+    parsed first), so anyone who could reach the API could make it hold any amount in
+    memory; a body that is not JSON got its 422 before the 401. The body is read here up to
+    the limit, then handed to the app as it came (plain ASGI: GETs, streams included, pass
+    straight through)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(_TOO_LARGE)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _TOO_LARGE})
 
 
 class SecurityHeaders:

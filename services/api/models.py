@@ -71,6 +71,7 @@ _ERRORS: dict[int, str] = {
     403: "the token lacks the scope (read or write) this needs",
     404: "nothing with that id",
     409: "a conflict: the id is taken, or the stored subscription is not a valid one",
+    413: "the body is over the API's limit (4 MB)",
     429: "too many at once: try again after Retry-After seconds",
 }
 

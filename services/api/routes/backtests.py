@@ -12,7 +12,7 @@ from services.api.backtests import BacktestRunner, Busy
 from services.api.deps import not_found
 from services.api.models import BacktestBody, errors
 
-router = APIRouter(tags=["backtests"], responses=errors(401, 403))
+router = APIRouter(tags=["backtests"], responses=errors(401, 403, 413))
 
 
 def runner(request: Request) -> BacktestRunner:

@@ -43,7 +43,7 @@ from services.projections import queries
 
 SOURCE = "/tocsin/api"
 #: every write: a token with the write scope; a body, when it takes one, that parses
-router = APIRouter(responses=errors(400, 401, 403))
+router = APIRouter(responses=errors(400, 401, 403, 413))
 Writer = Annotated[Principal, Depends(require_write)]
 State = Annotated[AppState, Depends(state)]
 Conn = Annotated[sqlite3.Connection, Depends(db)]

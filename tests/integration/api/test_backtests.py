@@ -4,6 +4,8 @@ sqlite log of enriched articles, with the bundled default rules uploaded as the 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -13,7 +15,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from readside_server import READ_TOKEN, WRITE_TOKEN, make_config, make_settings, open_test_log
+from readside_server import (
+    READ_TOKEN,
+    WRITE_TOKEN,
+    live_server,
+    make_config,
+    make_settings,
+    open_test_log,
+)
 
 from schemas import ArticleEnriched, ArticlePublished, new_event
 from schemas.ids import content_hash
@@ -119,6 +128,58 @@ def test_a_backtest_runs_the_rules_over_the_period(env: tuple[TestClient, Path])
     empty = wait(c, r.json()["job_id"])
     assert empty["status"] == "succeeded"
     assert all(row["would_fire"] == 0 for row in empty["result"]["rules"])
+
+
+def test_bodies_over_the_limit_are_refused_unread_and_the_largest_rule_file_is_not(
+    env: tuple[TestClient, Path],
+) -> None:
+    """The API reads a body whole before it checks the token: without a limit, anyone who
+    could reach it could make it hold any amount in memory (``app.BodyLimit``)."""
+    c, _ = env
+    too_large = {"detail": {"error": "too_large", "message": "the body is over 4,000,000 bytes"}}
+    declared = c.post(
+        "/backtests",
+        content=b"{}",
+        headers={"Content-Type": "application/json", "Content-Length": "4000001"},
+    )
+    assert (declared.status_code, declared.json()) == (413, too_large)
+    chunks = (b" " * 1_000_000 for _ in range(5))  # chunked, no length: counted as it comes
+    streamed = c.post("/backtests", content=chunks, headers={"Content-Type": "application/json"})
+    assert (streamed.status_code, streamed.json()) == (413, too_large)
+    assert streamed.headers["x-content-type-options"] == "nosniff"
+    assert c.get("/backtests", headers=R).json()["items"] == []
+
+    # The largest rule file the API takes, written as JSON with a newline per line, passes.
+    padding = "# " + "x" * 97 + "\n"
+    room = 1_000_000 - len(DEFAULT_RULES.encode("utf-8"))
+    largest = DEFAULT_RULES + padding * (room // len(padding))
+    r = c.post("/backtests", json={"rules": largest, **PERIOD}, headers=W)
+    assert r.status_code == 202, r.text
+
+
+def test_a_server_stops_reading_a_body_at_the_limit_and_needs_no_token_to_say_so(
+    tmp_path: Path,
+) -> None:
+    """Against the real server: a client streaming 100 MB without a token gets its 413 once
+    4 MB have come, while it is still sending (the socket buffers hold a few MB more)."""
+    with live_server(tmp_path) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /subscriptions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            chunk = b"%x\r\n%s\r\n" % (1_000_000, b" " * 1_000_000)
+            sent = 0
+            try:
+                while sent < 100 and not select.select([sock], [], [], 0)[0]:
+                    sock.sendall(chunk)
+                    sent += 1
+            except OSError:  # the server closed the connection after answering
+                pass
+            answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert sent < 50, f"{sent} MB sent before the answer"
 
 
 def test_a_bad_rule_file_fails_the_job_with_its_line(env: tuple[TestClient, Path]) -> None:
