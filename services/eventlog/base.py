@@ -460,6 +460,10 @@ class EventLog(ABC):
     """An append-only, partitioned log of records with consumer groups. See the module docstring."""
 
     url: str
+    #: the largest record (value, key and headers, in bytes) this log takes, ``None`` for
+    #: no limit: a consumer dead-letters an input whose output would exceed it rather than
+    #: stop on the append (``runtime.loop``)
+    max_record_bytes: int | None = None
 
     @abstractmethod
     def create_topics(self, topics: Iterable[NewTopic]) -> list[str]:

@@ -184,6 +184,8 @@ class KafkaLog(EventLog):
     def __init__(self, url: str, options: KafkaOptions) -> None:
         self.url = redact_url(url)
         self.options = options
+        # less a margin for the record batch's own framing, which the producer counts
+        self.max_record_bytes = options.max_message_bytes - 1024
         self._partitions: dict[str, int] = {}
         self._keyless = KeylessPartitioner()
         self._producer: Any = None
@@ -206,9 +208,9 @@ class KafkaLog(EventLog):
     def create_topics(self, topics: Iterable[NewTopic]) -> list[str]:
         specs: dict[str, dict[str, Any]] = {}
         for topic in topics:
-            configs = (
-                {} if topic.retention_ms is None else {"retention.ms": str(topic.retention_ms)}
-            )
+            configs = {"max.message.bytes": str(self.options.max_message_bytes)}
+            if topic.retention_ms is not None:
+                configs["retention.ms"] = str(topic.retention_ms)
             specs[topic.name] = {
                 "num_partitions": topic.partitions,
                 "replication_factor": self.options.replication_factor,

@@ -59,6 +59,11 @@ class KafkaOptions:
     sasl_plain_username: str | None = None
     sasl_plain_password: str | None = field(default=None, repr=False)
     ssl_cafile: str | None = None
+    #: the largest record the producer sends, and the ``max.message.bytes`` of the topics
+    #: Tocsin creates. Kafka's 1 MiB default is below an enriched event of a long article
+    #: (its text is in it twice, with every sentence and mention: a 200,000-character
+    #: Georgian text makes 3 MB), so that one article stopped the enricher.
+    max_message_bytes: int = 8 * 1024 * 1024
 
     @property
     def bootstrap(self) -> str:
@@ -92,6 +97,7 @@ class KafkaOptions:
             "linger_ms": self.linger_ms,
             "compression_type": None if self.compression == "none" else self.compression,
             "max_block_ms": self.request_timeout_ms,
+            "max_request_size": self.max_message_bytes,
             "delivery_timeout_ms": 2 * self.request_timeout_ms + self.linger_ms,
         }
 
@@ -249,6 +255,7 @@ _PARSERS: dict[str, Any] = {
     "sasl_plain_username": _text,
     "sasl_plain_password": _secret,
     "ssl_cafile": _cafile,
+    "max_message_bytes": lambda name, value: _int(name, value, minimum=1024 * 1024),
 }
 
 

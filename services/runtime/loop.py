@@ -111,6 +111,15 @@ class BatchResult:
     outputs: list[Emit] = field(default_factory=list)
 
 
+class RecordTooLarge(Exception):
+    """An output the event log would refuse for its size."""
+
+
+def _size(message: Message) -> int:
+    headers = sum(len(k) + len(v) for k, v in message.headers)
+    return len(message.value) + len(message.key or b"") + headers
+
+
 class ConsumerLoop:
     """Runs one handler over one consumer group. Construct, then ``run()`` (or ``run_until_idle``)."""
 
@@ -207,7 +216,8 @@ class ConsumerLoop:
         result = BatchResult(consumed=len(records))
         messages: list[Message] = []
         next_offsets: dict[TopicPartition, int] = {}
-        for record, outcome in zip(records, self._process(records, result), strict=True):
+        outcomes = self._sized(self._process(records, result))
+        for record, outcome in zip(records, outcomes, strict=True):
             next_offsets[record.tp] = record.offset + 1
             if isinstance(outcome, RetryableError):
                 self._replay(records, outcome)
@@ -311,6 +321,28 @@ class ConsumerLoop:
         for tp, offset in firsts.items():
             if tp in owned:
                 self.consumer.seek(tp, offset)
+
+    def _sized(
+        self, outcomes: Iterator[Sequence[Message] | Exception]
+    ) -> Iterator[Sequence[Message] | Exception]:
+        """The outcomes, with ``RecordTooLarge`` for a record one of whose outputs the log
+        would refuse (over ``max_record_bytes``): that record is dead-lettered, where the
+        append used to fail the whole batch, and the service with it, on every restart."""
+        limit = self.log.max_record_bytes
+        for outcome in outcomes:
+            if limit is None or isinstance(outcome, Exception):
+                yield outcome
+                continue
+            sizes = [(m.topic, _size(m)) for m in outcome]
+            over = [(topic, size) for topic, size in sizes if size > limit]
+            if over:
+                topic, size = over[0]
+                yield RecordTooLarge(
+                    f"its {topic} record would be {size:,} bytes, over the event log's limit "
+                    f"of {limit:,} (kafka.max_message_bytes)"
+                )
+            else:
+                yield outcome
 
     def _deadletter(self, record: Record, exc: Exception) -> Message:
         reason = str(exc) or type(exc).__name__

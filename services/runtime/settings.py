@@ -86,6 +86,12 @@ class KafkaSettings(_Section):
     sasl_plain_username: str | None = None
     sasl_plain_password: SecretStr | None = None
     ssl_cafile: str | None = None
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="the largest record produced, and max.message.bytes of the topics Tocsin "
+        "creates (an enriched long article exceeds Kafka's 1 MiB default)",
+    )
 
 
 class RuntimeSettings(_Section):

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from eventlog_helpers import settle_apart
@@ -26,6 +27,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.partitioner import DefaultPartitioner
 from kafka_broker import ENV_VAR, kafka_test_url
 
+from schemas import CloudEvent
 from services.eventlog import (
     FatalError,
     Message,
@@ -236,6 +238,80 @@ def test_create_topics_is_idempotent_and_sets_partitions_and_retention(
         admin.close()
     configs = next(iter(described.values()))[name]
     assert configs["retention.ms"]["value"] == "3600000"
+    assert configs["max.message.bytes"]["value"] == str(8 * 1024 * 1024)
+
+
+def test_an_enriched_long_article_fits(kafka_log: KafkaLog, new_topic: TopicFactory) -> None:
+    """3 MB: the enriched event of a 200,000-character article in a three-byte script (its
+    text is in it twice, with every sentence and mention). Kafka's 1 MiB default refused it,
+    and the refusal stopped the enricher."""
+    name = new_topic()
+    value = "საქართველო ".encode() * (3_000_000 // 31)
+    kafka_log.append([Message(name, value, key=b"article")])
+    with kafka_log.consumer([name], group=None) as reader:
+        (record,) = _poll_until(reader, 1)
+    assert record.value == value
+
+
+def test_a_record_whose_output_is_over_the_limit_is_dead_lettered_not_fatal(
+    kafka_bootstrap: str,
+) -> None:
+    """The safety net past ``max_message_bytes``: the loop dead-letters the input whose
+    output the log would refuse, and goes on with the rest of the batch."""
+    from schemas import DeadLetter, new_event
+    from services.eventlog.codec import decode, encode
+    from services.runtime.loop import ConsumerLoop, Emit, LoopSettings
+
+    url = kafka_test_url(kafka_bootstrap) + f"&max_message_bytes={1024 * 1024}"
+    source, out, dlq = _unique("in"), _unique("out"), _unique("dlq")
+    with open_log(url) as log:
+        assert isinstance(log, KafkaLog)
+        log.create_topics([NewTopic(source, 1), NewTopic(out, 1), NewTopic(dlq, 1)])
+        try:
+            letter = DeadLetter(
+                topic="t",
+                partition=0,
+                offset=0,
+                error_class="E",
+                reason="r",
+                value_b64="",
+                failed_at=datetime.now(UTC),
+            )
+            log.append(
+                [
+                    encode(new_event(letter, id=i, source="/t"), topic=source, key=i)
+                    for i in ("small-1", "huge", "small-2")
+                ]
+            )
+
+            def copy(event: CloudEvent, record: Record) -> list[Emit]:
+                reason = "x" * 1_500_000 if event.id == "huge" else "r"
+                data = letter.model_copy(update={"reason": reason})
+                return [Emit(out, event.id, new_event(data, id=event.id, source="/t"))]
+
+            loop = ConsumerLoop(
+                log,
+                group=_unique("g"),
+                topics=[source],
+                handler=copy,
+                deadletter_topic=dlq,
+                settings=LoopSettings(batch_size=10, poll_timeout_s=0.2),
+            )
+            assert loop.run_until_idle() == 3
+            loop.close()
+            with log.consumer([out], group=None) as reader:
+                assert sorted(decode(r).id for r in _poll_until(reader, 2)) == [
+                    "small-1",
+                    "small-2",
+                ]
+            with log.consumer([dlq], group=None) as reader:
+                (dead,) = [decode(r).data for r in _poll_until(reader, 1)]
+            assert isinstance(dead, DeadLetter) and dead.error_class == "RecordTooLarge"
+            assert dead.offset == 1 and f"over the event log's limit of {1024 * 1024 - 1024:,}" in (
+                dead.reason
+            )
+        finally:
+            log.delete_topics([source, out, dlq])
 
 
 # --------------------------------------------------------------------------- records
