@@ -202,10 +202,9 @@ def parse_json_feed(doc: Document) -> Parsed:
         "https://jsonfeed.org/version/"
     ):
         raise NotAFeed("JSON, but not a JSON Feed (no jsonfeed.org version)")
-    base = data.get("home_page_url") if _is_http(data.get("home_page_url")) else doc.url
-    parsed = Parsed(
-        language=data.get("language") if isinstance(data.get("language"), str) else None
-    )
+    home = _string(data, "home_page_url")
+    base = home if _is_http(home) else doc.url
+    parsed = Parsed(language=_string(data, "language"))
     items = data.get("items")
     if not isinstance(items, list):
         raise ParseError("a JSON Feed without an items list")
@@ -213,31 +212,39 @@ def parse_json_feed(doc: Document) -> Parsed:
         if not isinstance(item, dict):
             parsed.skipped += 1
             continue
-        url = _absolute(item.get("url") if isinstance(item.get("url"), str) else None, base)
-        guid = str(item["id"]).strip() if item.get("id") not in (None, "") else None
+        url = _absolute(_string(item, "url"), base)
+        ident = item.get("id")
+        guid = str(ident).strip() or None if isinstance(ident, str | int | float) else None
         if url is None and guid is None:
             parsed.skipped += 1
             continue
-        html = item.get("content_html") if isinstance(item.get("content_html"), str) else None
-        plain = item.get("content_text") if isinstance(item.get("content_text"), str) else None
+        html, plain = _string(item, "content_html"), _string(item, "content_text")
         text = html_to_text(html) if html else tidy(plain or "")
-        summary = item.get("summary") if isinstance(item.get("summary"), str) else ""
-        raw_authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        raw_authors = item.get("authors")
+        if not isinstance(raw_authors, list):
+            raw_authors = [item.get("author")]
         authors = tuple(
-            a["name"].strip()
-            for a in raw_authors
+            a["name"].strip()[:200]
+            for a in raw_authors[:20]
             if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
         )
         parsed.items.append(
             RawItem(
                 url=url,
-                guid=guid,
-                title=html_to_text(item.get("title") if isinstance(item.get("title"), str) else ""),
-                summary=html_to_text(summary),
+                guid=guid[:2000] if guid else None,
+                title=html_to_text(_string(item, "title") or "")[:2000],
+                summary=html_to_text(_string(item, "summary") or "")[:20_000],
                 text=text[:_MAX_TEXT],
                 authors=authors,
                 published=_json_date(item.get("date_published") or item.get("date_modified")),
-                language=item.get("language") if isinstance(item.get("language"), str) else None,
+                language=_string(item, "language"),
             )
         )
     return parsed
+
+
+def _string(mapping: dict[str, Any], key: str) -> str | None:
+    """A JSON Feed field that must be a string: anything else (a number, a list, an object,
+    which publishers do send) counts as absent, not as the end of the whole feed."""
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None

@@ -130,6 +130,40 @@ def test_any_feed_parses_or_fails_cleanly_and_its_events_round_trip(
     )
 
 
+#: any JSON value, strings drawn from the odd fields above
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | field | links,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["name", "url", "id", "x"]), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+JSON_ITEM_KEYS = ["id", "url", "external_url", "title", "summary", "content_html",
+                  "content_text", "author", "authors", "date_published", "date_modified",
+                  "language", "tags"]  # fmt: skip
+json_documents = st.fixed_dictionaries(
+    {"version": st.just("https://jsonfeed.org/version/1.1")},
+    optional={
+        "home_page_url": json_values,
+        "language": json_values,
+        "items": st.lists(
+            st.dictionaries(st.sampled_from(JSON_ITEM_KEYS), json_values, max_size=8) | json_values,
+            max_size=4,
+        ),
+    },
+)
+
+
+@FUZZ
+@given(data=json_documents)
+def test_any_json_feed_structure_parses_or_fails_cleanly(data: dict[str, object]) -> None:
+    """Every field of a JSON Feed may hold any JSON value (a number where a list of authors
+    belongs, an object for a title): items or a ``ParseError``, never a crash of the feed."""
+    body = json.dumps(data).replace(SURROGATE, "\\ud800").encode()
+    _check(Document("https://a.example/feed.json", body, "application/feed+json"))
+
+
 @FUZZ
 @given(body=st.binary(max_size=400))
 def test_any_bytes_parse_or_fail_cleanly(body: bytes) -> None:
@@ -168,6 +202,26 @@ def test_a_json_feed_date_in_rfc_822_is_read() -> None:
     )  # fmt: skip
     (item,) = parse_document("feed", Document("https://a.example/feed", doc.encode())).items
     assert item.published == datetime(2022, 11, 29, 9, 4, 12, tzinfo=UTC)
+
+
+def test_json_feed_fields_of_the_wrong_type_count_as_absent() -> None:
+    """A list for the home page, a number for the authors: the whole feed failed on either
+    (TypeError); an untrimmed JSON Feed title could also outgrow the log's record limit."""
+    doc = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "home_page_url": ["https://a.example/"],
+            "items": [
+                {"id": 7, "url": "/1", "title": "Border talks", "authors": 5, "summary": {}},
+                {"id": "2", "url": "https://a.example/2", "title": "t" * 50_000},
+            ],
+        }
+    )
+    first, second = parse_document("feed", Document("https://a.example/feed", doc.encode())).items
+    assert (first.guid, first.url, first.title, first.authors, first.summary) == (
+        "7", "https://a.example/1", "Border talks", (), ""
+    )  # fmt: skip
+    assert len(second.title) == 2000
 
 
 def test_a_lone_surrogate_escaped_in_json_becomes_a_replacement_character() -> None:
