@@ -68,7 +68,10 @@ def article_from_item(
 ) -> ArticlePublished | None:
     """One raw item as an article, or None when it has neither a usable URL nor a guid."""
     item = _encodable_item(item)
-    url = canonical_url(item.url) if item.url else None
+    try:  # a URL that no longer parses once canonical: the item keeps its guid
+        url = canonical_url(item.url) if item.url else None
+    except ValueError:
+        url = None
     try:
         art_id = article_id(url=url, guid=item.guid, source_id=source.id)
     except ValueError:

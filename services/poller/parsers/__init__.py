@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urljoin, urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,22 @@ class RawItem:
     authors: tuple[str, ...] = ()
     published: datetime | None = None
     language: str | None = None
+
+
+def http_url(link: str | None, base: str | None = None) -> str | None:
+    """``link`` (resolved against ``base`` when given) if it is an http(s) URL that parses
+    whole, host and port included, else None. A publisher's malformed link
+    (``http://[::1``, ``https://a.example:99999/``) is one item's missing URL: ``urlsplit``
+    raised out of the parser, and the whole feed failed on every poll."""
+    if not link or not isinstance(link, str):
+        return None
+    try:
+        url = urljoin(base, link.strip()) if base else link.strip()
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 @dataclass(slots=True)

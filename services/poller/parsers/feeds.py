@@ -15,7 +15,6 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -26,7 +25,7 @@ from feedparser.encodings import convert_to_utf8
 
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
-from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers import Parsed, RawItem, http_url
 from services.poller.parsers.html import html_to_text, tidy
 
 _MAX_TEXT = 200_000
@@ -40,20 +39,12 @@ feedparser.api.PREFERRED_XML_PARSERS[:] = [
 
 
 def _is_http(url: str | None) -> bool:
-    return bool(url) and urlsplit(url or "").scheme in ("http", "https")
+    return http_url(url) is not None
 
 
 def _absolute(link: str | None, base: str | None) -> str | None:
     """An http(s) URL for the item, resolving a relative link against the feed's site."""
-    if not link:
-        return None
-    link = link.strip()
-    if _is_http(link):
-        return link
-    if base and _is_http(base):
-        joined = urljoin(base, link)
-        return joined if _is_http(joined) else None
-    return None
+    return http_url(link) or (http_url(link, base) if _is_http(base) else None)
 
 
 def _when(parsed: Any) -> datetime | None:

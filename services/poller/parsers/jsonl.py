@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
-from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers import Parsed, RawItem, http_url
 from services.poller.parsers.html import html_to_text, tidy
 
 _MAX_TEXT = 200_000
@@ -64,9 +63,7 @@ def parse_jsonl(doc: Document) -> Parsed:
             continue
         raw_extra = record.get("extra")
         extra: dict[str, Any] = raw_extra if isinstance(raw_extra, dict) else {}
-        url = _str(extra.get("url")).strip() or None
-        if url and urlsplit(url).scheme not in ("http", "https"):
-            url = None
+        url = http_url(_str(extra.get("url")))
         guid = _str(extra.get("guid")).strip() or (str(record["id"]) if record.get("id") else None)
         if url is None and guid is None:
             parsed.skipped += 1

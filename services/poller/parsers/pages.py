@@ -19,7 +19,7 @@ import trafilatura
 from services.poller.config import FollowLinks
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
-from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers import Parsed, RawItem, http_url
 from services.poller.parsers.html import tidy
 
 _MAX_TEXT = 200_000
@@ -76,7 +76,7 @@ def parse_page(doc: Document) -> Parsed:
         else ()
     )
     canonical = meta.get("url") if isinstance(meta.get("url"), str) else None
-    page_url = canonical if canonical and urlsplit(canonical).scheme in ("http", "https") else url
+    page_url = http_url(canonical) or url
     item = RawItem(
         url=page_url,
         guid=None if page_url else doc.url,

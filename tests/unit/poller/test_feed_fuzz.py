@@ -41,7 +41,18 @@ ODD = ["<b>", "</p>", "&amp;", "&nbsp;", "&#0;", "&#xD800;", "]]>", "<![CDATA[",
 words = st.one_of(st.sampled_from(ODD), st.text(max_size=10))
 field = st.lists(words, max_size=8).map("".join)
 links = st.one_of(
-    st.sampled_from(["https://a.example/1", "/relative/2", "//b.example/3", "mailto:x@y", ""]),
+    st.sampled_from(
+        [
+            "https://a.example/1",
+            "/relative/2",
+            "//b.example/3",
+            "mailto:x@y",
+            "",
+            "http://[::1",
+            "https://a.example:99999/x",
+            "https://[zz]/x",
+        ]
+    ),
     field,
 )
 dates = st.one_of(
@@ -222,6 +233,29 @@ def test_json_feed_fields_of_the_wrong_type_count_as_absent() -> None:
         "7", "https://a.example/1", "Border talks", (), ""
     )  # fmt: skip
     assert len(second.title) == 2000
+
+
+@pytest.mark.parametrize("link", ["http://[::1", "https://a.example:99999/x"])
+def test_a_malformed_item_link_loses_that_link_not_the_feed(link: str) -> None:
+    """``urlsplit`` raised out of the RSS, JSON Feed and JSONL parsers (and a port out of
+    range out of the canonical URL): the whole feed failed on every poll."""
+    documents = {
+        "feed": _rss_item("Border talks")
+        .replace("<link>https://a.example/1</link>", f"<link>{escape(link)}</link><guid>g1</guid>")
+        .replace("{enc}", "utf-8"),
+        "jsonl": json.dumps({"id": "g1", "title": "Border talks", "extra": {"url": link}}),
+        "json": json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "items": [{"id": "g1", "url": link, "title": "Border talks"}],
+            }
+        ),
+    }
+    for kind, text in documents.items():
+        doc = Document("https://a.example/feed", text.encode())
+        (item,) = parse_document("jsonl" if kind == "jsonl" else "feed", doc).items
+        (article,) = select_new([item], SOURCE, NOW, None, {}).articles
+        assert (item.url, item.guid, article.title) == (None, "g1", "Border talks"), kind
 
 
 def test_a_lone_surrogate_escaped_in_json_becomes_a_replacement_character() -> None:
