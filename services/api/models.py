@@ -123,9 +123,13 @@ def redact_channel(channel: dict[str, Any]) -> dict[str, Any]:
     out = dict(channel)
     url = out.get("url")
     if out.get("kind") in _PATH_IS_SECRET and isinstance(url, str) and not _hook_path_hidden(url):
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]  # host[:port], no userinfo
-        out["url"] = f"{parts.scheme}://{host}/{REDACTED}"
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # not a URL any more: nothing of it is shown
+            out["url"] = REDACTED
+        else:
+            host = parts.netloc.rpartition("@")[2]  # host[:port], no userinfo
+            out["url"] = f"{parts.scheme}://{host}/{REDACTED}"
     for name in ("secret", "password"):
         if name in out and not is_reference(out[name]):
             out[name] = REDACTED
