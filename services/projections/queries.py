@@ -70,9 +70,12 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
 
 def fts_query(text: str) -> str | None:
     """User text as an FTS5 query: every word a quoted phrase (all must match); a trailing
-    ``*`` keeps prefix search. Operators and syntax in the text are searched, not obeyed."""
+    ``*`` keeps prefix search. Operators and syntax in the text are searched, not obeyed.
+    A NUL separates words: FTS5 reads it as the end of the query ("unterminated string",
+    a 500 for ``?q=%00``); it is the only character that does (every one up to U+3000,
+    the surrogate edges and U+10FFFF tried)."""
     terms = []
-    for raw in text.split():
+    for raw in text.replace("\x00", " ").split():
         word = raw.rstrip("*")
         if word:
             terms.append('"' + word.replace('"', '""') + '"' + ("*" if raw != word else ""))

@@ -127,5 +127,14 @@ def test_the_api_and_the_dashboard_search_by_relevance(tmp_path: Path) -> None:
             assert "<mark>Lachin</mark>" in page
             assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
             assert '<option value="relevance" selected>' in page
+            # A NUL ended FTS5's query ("unterminated string"): a 500 on both. It separates
+            # words now, as a space does.
+            for path in ("/articles", "/ui/search"):
+                for q in ("lachin\x00corridor", "\x00"):
+                    r = client.get(path, headers=headers, params={"q": q})
+                    assert r.status_code == 200, (path, q)
+            nul = client.get("/articles", headers=headers, params={"q": "lachin\x00corridor"})
+            spaced = client.get("/articles", headers=headers, params={"q": "lachin corridor"})
+            assert nul.json() == spaced.json() and nul.json()["items"]
     finally:
         log.close()
