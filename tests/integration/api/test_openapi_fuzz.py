@@ -11,16 +11,12 @@ secret must be an ``${ENV}`` reference); the write tests check those one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-import readside_events as ev
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from readside_server import WRITE_TOKEN, make_config, make_settings, open_test_log, project
+from readside_server import WRITE_TOKEN
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -30,8 +26,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.schemas import APIOperation
-
-from services.api.app import create_app
 
 CHECKS = [
     not_a_server_error,
@@ -45,16 +39,6 @@ AUTH = {"Authorization": f"Bearer {WRITE_TOKEN}"}
 #: examples per operation and mode: enough to reach each parameter's edge cases, few enough
 #: for CI (about 15 s for the whole document, both modes)
 EXAMPLES = 25
-
-
-@pytest.fixture
-def api_app(tmp_path: Path) -> Iterator[FastAPI]:
-    runtime, config = make_settings(tmp_path), make_config(tmp_path)
-    log = open_test_log(runtime)
-    ev.append(log, ev.scenario())
-    project(runtime, log, config.read_model)
-    yield create_app(config, runtime, log, follow_alerts=False)
-    log.close()
 
 
 def _operations(app: FastAPI) -> list[APIOperation]:
