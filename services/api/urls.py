@@ -1,5 +1,6 @@
 """URLs that users submit (webhook channels): http(s) only, and no private, loopback,
-link-local or otherwise internal address unless the operator allows them.
+link-local or otherwise internal address (``services.runtime.addresses``) unless the
+operator allows them.
 
 Host names are resolved and every address checked. A name that does not resolve now is
 accepted (DNS may be down or the name not yet live): the notifier checks again when it
@@ -12,24 +13,13 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from services.runtime.addresses import first_internal, is_internal_address
+
 MAX_URL = 2000
 
 
 class UnsafeUrl(ValueError):
     pass
-
-
-def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
 
 
 def check_url(url: str, *, allow_private: bool) -> str:
@@ -60,15 +50,14 @@ def _check_host(url: str, host: str) -> str:
     except ValueError:
         literal = None
     if literal is not None:
-        if _internal(literal):
+        if is_internal_address(literal):
             raise UnsafeUrl(f"address {host} is private, loopback or link-local")
         return url
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return url  # see the module docstring
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if _internal(address):
-            raise UnsafeUrl(f"host {host!r} resolves to {address}, a private or internal address")
+    address = first_internal(infos)
+    if address is not None:
+        raise UnsafeUrl(f"host {host!r} resolves to {address}, a private or internal address")
     return url

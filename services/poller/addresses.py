@@ -9,9 +9,8 @@ for every reader of the dashboard: server-side request forgery. A source whose o
 internal (an intranet feed, a test server on 127.0.0.1) may lead anywhere: its operator
 chose that network.
 
-Internal means not globally routable: loopback, private, link-local, shared (100.64/10),
-reserved, multicast, unspecified, and IPv6 forms of those (IPv4-mapped included). A host
-name is internal when any address it resolves to is. The check resolves the name itself,
+Internal is ``services.runtime.addresses``'s (not globally routable), as for the API's
+webhook URLs. A host name is internal when any address it resolves to is. The check resolves the name itself,
 shortly before the connection does: a name whose answer changes in between (DNS rebinding)
 is not caught here; an egress firewall or proxy is the stronger guard.
 """
@@ -24,16 +23,12 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["AddressGuard", "is_internal_address"]
+from services.runtime.addresses import first_internal, is_internal_address
+
+__all__ = ["AddressGuard", "resolves_internal"]
 
 #: host -> whether it is internal; the default resolves it (``AddressGuard``)
 InternalHost = Callable[[str], Awaitable[bool]]
-
-
-def is_internal_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global
 
 
 async def resolves_internal(host: str) -> bool:
@@ -47,8 +42,7 @@ async def resolves_internal(host: str) -> bool:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return False
-    addresses = {str(info[4][0]).split("%", 1)[0] for info in infos}  # no IPv6 zone
-    return any(is_internal_address(ipaddress.ip_address(a)) for a in addresses)
+    return first_internal(infos) is not None
 
 
 class AddressGuard:
