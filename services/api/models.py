@@ -95,8 +95,8 @@ class Accepted(BaseModel):
     type: str
 
 
-_SECRET_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
-_ANY_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+#: an ``${ENV}`` reference: a whole value (``fullmatch``) or inside a hook URL (``search``)
+_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 #: Kinds whose URL's path is the credential (Slack's /services/T../B../<token>, Mattermost's
 #: /hooks/<key>): whoever has the URL can post to the channel.
 _PATH_IS_SECRET = ("slack", "mattermost")
@@ -107,7 +107,7 @@ _CREDENTIAL_HEADERS = ("authorization", "cookie", "token", "key", "secret", "pas
 
 def is_reference(value: object) -> bool:
     """Whether a value is a ``${ENV}`` reference (expanded where the channel is used)."""
-    return isinstance(value, str) and _SECRET_REF.match(value) is not None
+    return isinstance(value, str) and _REFERENCE.fullmatch(value) is not None
 
 
 def is_credential_header(name: str) -> bool:
@@ -148,7 +148,7 @@ def _hook_path_hidden(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return _ANY_REF.search(f"{parts.path}?{parts.query}") is not None
+    return _REFERENCE.search(f"{parts.path}?{parts.query}") is not None
 
 
 class ChannelBody(BaseModel):

@@ -338,7 +338,7 @@ def source_polled(conn: sqlite3.Connection, event: CloudEvent) -> None:
     p: SourcePolled = event.data
     # Older pollers recorded the URL as configured, credentials included: shown without.
     url = shown_url(p.url)
-    error = p.error_message.replace(p.url, url) if p.error_message and url != p.url else None
+    error = p.error_message.replace(p.url, url) if p.error_message else None
     cur = conn.execute(
         "INSERT OR IGNORE INTO source_polls (event_id, source_id, url, polled_ms, status,"
         " http_status, latency_ms, new_articles, error_class, error_message, polls)"
@@ -353,7 +353,7 @@ def source_polled(conn: sqlite3.Connection, event: CloudEvent) -> None:
             p.latency_ms,
             p.new_articles,
             p.error_class,
-            error or p.error_message,
+            error,
             p.polls,
         ),
     )
