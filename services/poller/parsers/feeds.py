@@ -26,7 +26,7 @@ from feedparser.encodings import convert_to_utf8
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
-from services.poller.parsers.html import html_to_text, tidy
+from services.poller.parsers.html import author_names, html_to_text, tidy
 
 _MAX_TEXT = 200_000
 
@@ -148,13 +148,9 @@ def parse_feed(doc: Document) -> Parsed:
         )
         summary = _text_of(entry.get("summary_detail"), entry.get("summary"))
         text = html_to_text(content)[:_MAX_TEXT] if content else summary
-        authors = tuple(
-            a["name"].strip()
-            for a in entry.get("authors", [])
-            if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
-        )
-        if not authors and isinstance(entry.get("author"), str) and entry["author"].strip():
-            authors = (entry["author"].strip(),)
+        authors = author_names(
+            a.get("name") for a in entry.get("authors", []) if isinstance(a, dict)
+        ) or author_names([entry.get("author")])
         parsed.items.append(
             RawItem(
                 url=url,
@@ -214,11 +210,7 @@ def parse_json_feed(doc: Document) -> Parsed:
         raw_authors = item.get("authors")
         if not isinstance(raw_authors, list):
             raw_authors = [item.get("author")]
-        authors = tuple(
-            a["name"].strip()[:200]
-            for a in raw_authors[:20]
-            if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
-        )
+        authors = author_names(a.get("name") for a in raw_authors if isinstance(a, dict))
         parsed.items.append(
             RawItem(
                 url=url,

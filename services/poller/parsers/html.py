@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import Iterable
 
+import ftfy
 import lxml.etree
 import lxml.html
 
@@ -50,14 +52,46 @@ _BLOCKS = frozenset(
 )
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _MARKUP = re.compile(r"<[A-Za-z!/?]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls and DEL, which lxml refuses; with C1 (what ftfy leaves of it has no
+# Windows-1252 meaning), what no text keeps.
+_XML_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+# Only what undoes damage done before the text reached us: mojibake (UTF-8 read as
+# Windows-1252, Latin-1, cp1251...; "Armeniaâ€™s" hides Armenia from the gazetteer), C1
+# controls that stand for Windows-1252 punctuation, and terminal escape sequences. Quotes,
+# ligatures, character widths, entities and normalisation stay as the publisher wrote them.
+_REPAIR = ftfy.TextFixerConfig(
+    unescape_html=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_surrogates=False,
+    remove_control_chars=False,
+    normalization=None,
+    explain=False,
+)
+
+
+def repair(text: str) -> str:
+    """Undo mojibake and C1 punctuation with ftfy, whose heuristics leave sound text alone."""
+    return text if text.isascii() and "\x1b" not in text else ftfy.fix_text(text, _REPAIR)
 
 
 def tidy(text: str) -> str:
-    """Collapse spaces per line, drop empty lines and control characters."""
-    text = _CONTROL.sub("", text)
+    """Repair broken encodings, collapse spaces per line, drop empty lines and controls."""
+    text = _CONTROL.sub("", repair(text))
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def author_names(values: Iterable[object]) -> tuple[str, ...]:
+    """Author names as every parser keeps them: each tidied onto one line and cut at 200
+    characters, at most 20; anything not a string, or empty, is left out. They are shown
+    wherever the article is, so they get what titles get."""
+    names = (" ".join(tidy(v).splitlines())[:200] for v in values if isinstance(v, str))
+    return tuple(name for name in names if name)[:20]
 
 
 #: Inline elements that only wrap text: dropped, their text kept.
@@ -177,8 +211,9 @@ def html_to_text(value: str | None) -> str:
 def _tree_to_text(value: str) -> str:
     """The general path: lxml's HTML parser, whatever the fragment holds."""
     # control characters end up dropped anyway (tidy); left in, lxml refuses to set the
-    # text around them (ValueError), which would lose the whole feed
-    value = _CONTROL.sub("", value)
+    # text around them (ValueError), which would lose the whole feed. C1 stays for tidy,
+    # which reads it as Windows-1252 punctuation first.
+    value = _XML_REFUSED.sub("", value)
     try:
         root = lxml.html.fragment_fromstring(value, create_parent="div")
     except (lxml.etree.ParserError, ValueError):

@@ -14,7 +14,7 @@ from typing import Any
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
-from services.poller.parsers.html import html_to_text, tidy
+from services.poller.parsers.html import author_names, html_to_text, tidy
 
 _MAX_TEXT = 200_000
 _MAX_WARNINGS = 5
@@ -37,10 +37,8 @@ def _str(value: Any) -> str:
 def _authors(extra: dict[str, Any]) -> tuple[str, ...]:
     raw = extra.get("authors", extra.get("author"))
     if isinstance(raw, str):
-        return tuple(a.strip() for a in raw.split(",") if a.strip()) if raw.strip() else ()
-    if isinstance(raw, list):
-        return tuple(a.strip() for a in raw if isinstance(a, str) and a.strip())
-    return ()
+        return author_names(raw.split(","))
+    return author_names(raw) if isinstance(raw, list) else ()
 
 
 def parse_jsonl(doc: Document) -> Parsed:

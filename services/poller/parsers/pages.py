@@ -20,7 +20,7 @@ from services.poller.config import FollowLinks
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
-from services.poller.parsers.html import tidy
+from services.poller.parsers.html import author_names, tidy
 
 _MAX_TEXT = 200_000
 
@@ -70,11 +70,7 @@ def parse_page(doc: Document) -> Parsed:
     if not text and not title:
         raise ParseError("no article text found in the page (is it an article?)")
     author = meta.get("author")
-    authors = (
-        tuple(a.strip() for a in re.split(r";|\band\b", author) if a.strip())
-        if isinstance(author, str)
-        else ()
-    )
+    authors = author_names(re.split(r";|\band\b", author)) if isinstance(author, str) else ()
     canonical = meta.get("url") if isinstance(meta.get("url"), str) else None
     page_url = http_url(canonical) or url
     item = RawItem(
