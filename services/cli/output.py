@@ -1,7 +1,9 @@
 """Rendering for list commands: a readable table by default, json / jsonl / csv for scripts.
 
-Values are shown as plain text (rich markup is escaped), since many of them (titles, keys,
-error messages) come from outside.
+Values are shown as plain text, since many of them (titles, comments, keys, error
+messages) come from outside: rich markup is escaped, and control characters are shown as
+``\x1b``-style escapes, so no value can move the cursor, erase a line of the table, recolour
+the terminal or set its title.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+# C0 but tab and newline, DEL and C1 (U+009B is CSI for terminals that read C1 codes).
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
 
 
 class Format(StrEnum):
@@ -48,9 +53,14 @@ def render(
         for c in columns:
             table.add_column(c, overflow="fold")
         for row in rows:
-            table.add_row(*(escape(_plain(row.get(c))) for c in columns))
+            table.add_row(*(shown(_plain(row.get(c))) for c in columns))
         # Piped output is not folded to 80 columns: scripts and pagers get whole rows.
         Console(soft_wrap=False, width=None if out.isatty() else 240).print(table)
+
+
+def shown(text: str) -> str:
+    """``text`` as a terminal may show it: controls visible as escapes, rich markup escaped."""
+    return escape(text.translate(_CONTROLS))
 
 
 def _plain(value: Any) -> str:

@@ -79,3 +79,22 @@ def test_unknown_alert_is_a_clear_error(elog: EventLog, log_url: str) -> None:
     result = runner.invoke(app, ["alerts", "ack", "alr_nope", "--log", log_url])
     assert result.exit_code == 2
     assert "no alert 'alr_nope'" in result.output
+
+
+def test_terminal_controls_in_titles_and_comments_are_shown_not_obeyed(
+    elog: EventLog, log_url: str
+) -> None:
+    # Cursor up and erase the line (hides the row above), a window title, 8-bit CSI.
+    hostile = alert(1, title="Shelling\x1b[1A\x1b[2K\x1b]0;owned\x07 \x9b31m")
+    append_alerts(elog, [hostile])
+    cli(log_url, "alerts", "comment", hostile.alert_id, "seen\r\x1b[2Kall clear")
+
+    listed = cli(log_url, "alerts", "list")
+    shown = cli(log_url, "alerts", "show", hostile.alert_id)
+    for table in (listed, shown):
+        assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in table)
+    assert "Shelling\\x1b[1A\\x1b[2K\\x1b]0;owned\\x07" in listed.replace("\n", "")
+    assert "seen\\x0d\\x1b[2Kallclear" in "".join(shown.split())
+    # The data formats keep the value as it is.
+    rows = json.loads(cli(log_url, "alerts", "list", "-f", "json"))
+    assert rows[0]["title"] == hostile.title
