@@ -27,6 +27,7 @@ from schemas.articles import ArticleEnriched, MentionedEntity
 from services.text.fastfold import normalise_fast
 from services.text.matcher import Matcher, Ref
 from services.text.normalise import Normalised
+from services.text.spans import keep_longest
 from services.text.terms import term_patterns
 
 __all__ = [
@@ -114,13 +115,7 @@ class TermBank:
 def longest_first(text: str, spans: Iterable[tuple[int, int]]) -> list[Occurrence]:
     """Overlapping hits keep the longest, then the first (``TermMatcher``'s rule); in text
     order."""
-    taken: list[tuple[int, int]] = []
-    for start, end in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
-        if any(start < e and s < end for s, e in taken):
-            continue
-        taken.append((start, end))
-    taken.sort()
-    return [Occurrence(start, end, text[start:end]) for start, end in taken]
+    return [Occurrence(s, e, text[s:e]) for s, e in keep_longest(spans)]
 
 
 class ArticleView:

@@ -34,6 +34,7 @@ from services.text.matcher import (
 )
 from services.text.normalise import Normalised
 from services.text.sentences import sentence_index, split_sentences
+from services.text.spans import keep_longest
 
 __all__ = [
     "Analyser",
@@ -280,19 +281,8 @@ def _longest(hits: list[Hit]) -> list[list[Hit]]:
     spans: dict[tuple[int, int], list[Hit]] = {}
     for hit in hits:
         spans.setdefault((hit.nstart, hit.nend), []).append(hit)
-    order = sorted(spans, key=lambda s: (s[0] - s[1], s[0]))
-    taken: list[tuple[int, int]] = []
-    groups: list[tuple[int, list[Hit]]] = []
-    for span in order:
-        start, end = span
-        if any(start < t_end and t_start < end for t_start, t_end in taken):
-            continue
-        taken.append(span)
-        entity_hits = [h for h in spans[span] if h.ref.kind == ENTITY]
-        if entity_hits:
-            groups.append((start, entity_hits))
-    groups.sort(key=lambda g: g[0])
-    return [group for _, group in groups]
+    groups = ([h for h in spans[span] if h.ref.kind == ENTITY] for span in keep_longest(spans))
+    return [group for group in groups if group]
 
 
 @cache

@@ -24,6 +24,7 @@ from services.text.inflection import Pattern, expand, script_language
 from services.text.matcher import Hit, Matcher, Ref
 from services.text.normalise import normalise
 from services.text.sentences import sentence_index, split_sentences
+from services.text.spans import keep_longest
 
 __all__ = ["TermHit", "TermMatcher", "match_terms", "term_patterns"]
 
@@ -71,28 +72,24 @@ class TermMatcher:
         return self._collect(text, self._matcher.scan(normalise(text)), starts)
 
     def _collect(self, text: str, hits: Sequence[Hit], starts: list[int]) -> list[TermHit]:
-        ordered = sorted(hits, key=lambda h: (h.start - h.end, h.start))
-        taken: list[tuple[int, int]] = []
-        out: list[TermHit] = []
-        for hit in ordered:
-            if any(hit.start < e and s < hit.end for s, e in taken):
-                continue
-            taken.append((hit.start, hit.end))
-            out.append(
-                TermHit(
-                    self.terms[hit.ref.target],
-                    hit.start,
-                    hit.end,
-                    sentence_index(starts, hit.start),
-                    text[hit.start : hit.end],
-                )
+        return [
+            TermHit(
+                self.terms[hit.ref.target],
+                hit.start,
+                hit.end,
+                sentence_index(starts, hit.start),
+                text[hit.start : hit.end],
             )
-        out.sort(key=lambda t: t.start)
-        return out
+            for hit in keep_longest(hits, _span)
+        ]
 
     def matched_terms(self, analysis: Analysis) -> frozenset[str]:
         """The terms that occur at least once (for all / any / none conditions)."""
         return frozenset(hit.term for hit in self.find(analysis))
+
+
+def _span(hit: Hit) -> tuple[int, int]:
+    return hit.start, hit.end
 
 
 def match_terms(analysis: Analysis, terms: Iterable[str], lang: str | None = None) -> list[TermHit]:
