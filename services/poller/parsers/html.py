@@ -214,10 +214,17 @@ def _tree_to_text(value: str) -> str:
     # text around them (ValueError), which would lose the whole feed. C1 stays for tidy,
     # which reads it as Windows-1252 punctuation first.
     value = _XML_REFUSED.sub("", value)
+    # libxml2 stops at 256 levels of nesting unless told otherwise, and everything after
+    # the deepest point was lost without a word (300 unclosed <b> emptied an item). With
+    # huge_tree it reads 2,048; deeper still, the tags are stripped instead. One parser per
+    # call: lxml parsers are not to be shared between threads.
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        root = lxml.html.fragment_fromstring(value, create_parent="div")
+        root = lxml.html.fragment_fromstring(value, create_parent="div", parser=parser)
     except (lxml.etree.ParserError, ValueError):
-        return tidy(html_lib.unescape(re.sub(r"<[^>]*>", " ", value)))
+        return _stripped(value)
+    if any(e.type == lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT for e in parser.error_log):
+        return _stripped(value)
     for bad in list(root.iter(*_DROP)):
         bad.drop_tree()
     for el in root.iter():
@@ -230,3 +237,8 @@ def _tree_to_text(value: str) -> str:
         root, lxml.etree.Comment, lxml.etree.ProcessingInstruction, with_tail=False
     )
     return tidy(root.text_content())
+
+
+def _stripped(value: str) -> str:
+    """The text of markup lxml cannot read whole: every tag becomes a space."""
+    return tidy(html_lib.unescape(re.sub(r"<[^>]*>", " ", value)))

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from services.poller.parsers.html import _simple_markup_to_text, _tree_to_text, html_to_text
 
@@ -104,3 +105,17 @@ def test_fast_path_matches_lxml_on_corpus_feeds(corpus: Path) -> None:
                         checked += 1
                         assert fast == _tree_to_text(value), (path.name, value[:200])
     assert checked > 20
+
+
+@pytest.mark.parametrize("depth", [300, 3000])
+@pytest.mark.parametrize("tag", ["div", "b", "font"])
+def test_text_nested_deeper_than_libxml2_reads_by_default_is_kept(tag: str, depth: int) -> None:
+    html = (
+        "<p>lead</p>"
+        + f"<{tag}>" * depth
+        + "Armenia and Azerbaijan"
+        + f"</{tag}>" * depth
+        + "<p>tail &amp; more</p>"
+    )
+    text = html_to_text(html)
+    assert text.split() == ["lead", "Armenia", "and", "Azerbaijan", "tail", "&", "more"]
