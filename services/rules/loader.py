@@ -110,15 +110,35 @@ def rule_version(rule: Rule) -> str:
 # ------------------------------------------------------------------------------- YAML
 
 
-class _Located:
-    """Python data built from YAML nodes, with the line of every path."""
+class _AliasBomb(Exception):
+    def __init__(self, line: int | None, field: str, limit: int) -> None:
+        super().__init__(
+            f"aliases expand the file past {limit:,} values: it would take minutes to read"
+        )
+        self.line, self.field = line, field
 
-    def __init__(self, loader: yaml.SafeLoader) -> None:
+
+class _Located:
+    """Python data built from YAML nodes, with the line of every path.
+
+    An alias is built again wherever it is used (each use gets its own path and lines),
+    so nine lines of aliases, each used nine times by the next, would build 43 million
+    values: ``budget`` stops that. Without aliases a value takes at least one character,
+    so a file within ``budget`` never reaches it; anchors reused in the usual way stay far
+    below it.
+    """
+
+    def __init__(self, loader: yaml.SafeLoader, budget: int) -> None:
         self.loader = loader
         self.lines: dict[tuple[str | int, ...], int] = {}
         self.problems: list[tuple[int, str, str]] = []
+        self.budget = self.limit = budget
 
     def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        self.budget -= 1
+        if self.budget < 0:  # named after the key whose value the aliases expand
+            keyed = next((i for i in range(len(path), 0, -1) if isinstance(path[i - 1], str)), 0)
+            raise _AliasBomb(self.line(path[:keyed]), _dotted(path[:keyed]), self.limit)
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
@@ -200,10 +220,12 @@ def parse_rules(text: str, origin: str) -> list[LoadedRule]:
     try:
         # parsing, then building the values ("=" alone, an unknown !tag: ConstructorError)
         node = loader.get_single_node()
-        located = _Located(loader)
+        located = _Located(loader, budget=4 * len(text) + 10_000)
         data = {} if node is None else located.build(node, ())
     except yaml.YAMLError as exc:
         raise _not_yaml(origin, text, exc) from None
+    except _AliasBomb as exc:
+        raise RulesetError([RuleError(origin, exc.line, exc.field, str(exc))]) from None
     finally:
         loader.dispose()
     errors = [RuleError(origin, line, field, message) for line, field, message in located.problems]

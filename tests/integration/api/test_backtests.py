@@ -192,6 +192,22 @@ def test_a_bad_rule_file_fails_the_job_with_its_line(env: tuple[TestClient, Path
     assert "rules.yaml:" in job["error"] and "tocsin-backtest-" not in job["error"]
 
 
+def test_an_alias_bomb_fails_the_job_at_once_with_its_line(
+    env: tuple[TestClient, Path],
+) -> None:
+    """Nine levels of nine aliases: built out, 43 million values, minutes of a worker."""
+    c, _ = env
+    bomb = "".join(
+        f"{name}: &{name} [{', '.join([f'*{prev}' if prev else 'lol'] * 9)}]\n"
+        for prev, name in zip(["", *"abcdefgh"], "abcdefgh", strict=False)
+    )
+    r = c.post("/backtests", json={"rules": bomb + "rules: []\n", **PERIOD}, headers=W)
+    assert r.status_code == 202
+    job = wait(c, r.json()["job_id"])
+    assert job["status"] == "failed"
+    assert "rules.yaml:5: e: aliases expand the file past" in job["error"]
+
+
 def test_requests_are_checked_before_anything_runs(env: tuple[TestClient, Path]) -> None:
     c, _ = env
     body = {"rules": DEFAULT_RULES, **PERIOD}

@@ -46,6 +46,12 @@ def test_errors_name_file_line_and_field() -> None:
     assert lines[4].startswith("desk.yaml:15: rules[2].id: Field required")
 
 
+BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}' if prev else 'lol'] * 9)}]\n"
+    for prev, name in zip(["", *"abcdefgh"], "abcdefgh", strict=False)
+) + ("\nrules:\n  - id: bomb\n    title: bomb\n    when:\n      terms: *h\n")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -56,6 +62,8 @@ def test_errors_name_file_line_and_field() -> None:
         ("rules:\n  - =\n", "x.yaml:2: not valid YAML: could not determine a constructor"),
         ("rules:\n  - id: !python/object a\n", "x.yaml:2: not valid YAML: could not determine"),
         ("- 1\n- 2\n", "x.yaml:1: rules[0]: Input should be a valid dictionary"),
+        # an alias bomb: built out, nine levels of nine would be 43 million values
+        (BOMB, "x.yaml:5: e: aliases expand the file past"),
         (
             "rules:\n  - id: a\n    id: b\n    title: t\n    when: {tag: x}\n",
             "x.yaml:3: rules[0].id: duplicate key",
@@ -133,3 +141,19 @@ def test_cli_check(tmp_path: Path) -> None:
     assert f"{bad}:8: rules[1].severity:" in result.output
     ok = CliRunner().invoke(app, ["rules", "check", str(DEFAULT_PACK)])
     assert ok.exit_code == 0
+
+
+def test_anchors_and_aliases_used_as_analysts_use_them_load() -> None:
+    first = (
+        "  - id: r0\n    title: t\n    when:\n      all: [{entity: country:AM}, "
+        "{terms: &border [border, clash*, shelling, ceasefire, artillery, troops]}]\n"
+    )
+    others = "".join(
+        f"  - id: r{i}\n    title: t\n    when:\n"
+        f"      all: [{{entity: country:AM}}, {{terms: *border}}]\n"
+        for i in range(1, 300)
+    )
+    rules = parse_rules("rules:\n" + first + others, "x.yaml")
+    assert len(rules) == 300
+    assert rules[299].rule.when.all[1].terms == rules[0].rule.when.all[1].terms  # type: ignore[union-attr]
+    assert len(rules[299].rule.when.all[1].terms) == 6  # type: ignore[union-attr]
