@@ -84,13 +84,15 @@ def _unbounded(ch: str) -> bool:
 class Ref:
     """What a pattern stands for. ``kind`` and ``target`` are the caller's (e.g. an entity
     index); ``form`` is "name" or "adjective"; ``case`` one of the ``CASE_*`` rules;
-    ``guard`` True for names that may be part of a person's name."""
+    ``guard`` True for names that may be part of a person's name; ``lang`` the only text
+    language the pattern counts in (None: any), which the caller checks."""
 
     kind: int
     target: int
     form: str = "name"
     case: int = CASE_INSENSITIVE
     guard: bool = False
+    lang: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

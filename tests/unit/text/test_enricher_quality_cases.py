@@ -87,3 +87,58 @@ def test_per_script_automata_find_every_script_in_one_text() -> None:
     assert [h.ref.target for h in hits] == [0, 1, 2, 3, 4, 5]
     assert text[hits[0].start : hits[0].end] == "CSTO"
     assert matcher.scan(normalise("nothing here")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        # from English articles of the corpus: other languages' exonyms that are English
+        # words, names or acronyms
+        ("They will work together on renewable energy, tech, AI and security.", "org:eu"),
+        ("Koehler resigns after one week as Reagan aide.", "org:eu"),
+        ("Conditions at the infamous Rikers Island prison facility.", "country:IS"),
+        ("Credit Suisse First Boston Asia will be recognised.", "country:CH"),
+        ("The band beat the Red Hot Chili Peppers in Hyde Park.", "country:CL"),
+        ("Maurice Winspear had no living friends or relatives.", "country:MU"),
+        ("Finance Minister Ferdinand Lacina and the National Bank.", "place:lachin"),
+        ("The Foreign Agricultural Service, FAS, has 850 employees.", "country:MA"),
+        ("Russia claims the Moskva sank after an explosion.", "place:moscow"),
+        ("The UN human rights chief Volker Türk said on Monday.", "country:TR"),
+        ("British Petroleum raises North Sea butane prices.", "country:BT"),
+    ],
+)
+def test_foreign_exonyms_do_not_count_in_english(text: str, absent: str) -> None:
+    assert detect_language(text, "en").code == "en"
+    assert absent not in set(analyse("", text, "en").entity_ids)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "entity_id"),
+    [
+        # in their own language they count
+        (
+            "Dağlıq Qarabağ bölgəsində vəziyyət gərgin olaraq qalır, dedi nazir.",
+            "az",
+            "place:nagorno-karabakh",
+        ),
+        (
+            "Dağlık Karabağ'da durum gergin olmaya devam ediyor, dedi bakan.",
+            "tr",
+            "place:nagorno-karabakh",
+        ),
+        (
+            "La situation reste tendue dans le Haut-Karabakh, a déclaré le ministre.",
+            "fr",
+            "place:nagorno-karabakh",
+        ),
+        ("Les pays de l'OTAN se réunissent à Bruxelles cette semaine.", "fr", "org:nato"),
+        # names in another script stand out in any text
+        ("The CSTO (ОДКБ) met in Yerevan on Monday to discuss the border.", "en", "org:csto"),
+        # English spellings that other languages share
+        ("Last week, Hongkong Post said it was suspending packages.", "en", "country:HK"),
+        ("Strikes have shut most of Surinam's bauxite industry.", "en", "country:SR"),
+        ("Video shows militants killing an Iraqi, an Italian and a Turk.", "en", "country:TR"),
+    ],
+)
+def test_exonyms_count_in_their_own_language(text: str, hint: str, entity_id: str) -> None:
+    assert entity_id in set(analyse("", text, hint).entity_ids)
