@@ -31,6 +31,9 @@ def ids(title: str, text: str = "") -> set[str]:
         ("данные россиян за рубежом", "country:RU"),
         ("новозеландского заложника", "country:NZ"),
         ("Уплыли к берегам Боснии и Герцеговины.", "country:BA"),
+        ("Polish troops joined the exercise.", "country:PL"),
+        ("The Group of Seven met in Hiroshima.", "org:g7"),
+        ("Finance ministers of the Group of 20 met.", "org:g20"),
     ],
 )
 def test_demonyms_and_forms(text: str, entity_id: str) -> None:
@@ -52,6 +55,9 @@ def test_neuter_head_inflects_and_the_tail_after_a_preposition_does_not() -> Non
         ("Кроме того, форварду удалось.", "country:TG"),
         ("Scot Pollard missed the game.", "country:GB"),
         ("a jersey and a panama hat", "country:PA"),
+        ("He runs an online business selling nail polish to boys.", "country:PL"),
+        ("A minority group of eight producing countries was not represented.", "org:g7"),
+        ("ownership by a person or group of 20 pct or more of the stock", "org:g20"),
     ],
 )
 def test_common_words_are_not_countries(text: str, absent: str) -> None:
