@@ -218,10 +218,11 @@ def country_entries() -> list[Entry]:
         if len({code for code, _ in winners}) != 1:
             continue
         code, text = min(winners)
-        # Names in Latin script are proper nouns written with a capital: "reunion",
-        # "chad" or "jersey" in lower case are common words, not countries.
+        # Names are proper nouns written with a capital in every script that has one:
+        # "reunion", "chad" or "jersey" in lower case are common words, not countries, and
+        # so are "перу" (a pen's), "чили" (the pepper) and "мали" (small).
         case: Literal["insensitive", "capitalised"] = (
-            "capitalised" if text[:1].isascii() and text[:1].isalpha() else "insensitive"
+            "capitalised" if text[:1].isupper() else "insensitive"
         )
         aliases[code].append(Alias(text=text, lang=lang, case=case))
     entries = []

@@ -174,6 +174,10 @@ class Matcher:
         original = norm.original
         identity = norm.starts is None
         tail_match = _WORD_TAIL.match
+        # A text without a single capital (some archives are lower-cased whole) says
+        # nothing about proper nouns: "capitalised" cannot hold in it, so it is not asked.
+        # Acronyms stay upper case only: "us" is a word in any text.
+        caseless = original.islower()
         hits: list[Hit] = []
         for last, (length, unbounded, refs) in automaton.iter(text):
             nstart = last + 1 - length
@@ -193,7 +197,7 @@ class Matcher:
                 else:
                     continue
                 start, end = (nstart, nend) if identity else norm.span(nstart, nend)
-                if ref.case and not _case_ok(original[start:end], ref.case):
+                if ref.case and not _case_ok(original[start:end], ref.case, caseless):
                     continue
                 if ref.guard and _reads_as_person(original, start, end):
                     continue
@@ -201,11 +205,11 @@ class Matcher:
         return hits
 
 
-def _case_ok(surface: str, rule: int) -> bool:
+def _case_ok(surface: str, rule: int, caseless: bool) -> bool:
     if rule == CASE_UPPER:
         letters = [c for c in surface if c.isalpha()]
         return all(c.isupper() for c in letters)
-    return surface[:1].isupper()
+    return caseless or surface[:1].isupper()
 
 
 _NEXT_NAME = re.compile(r" ([A-ZА-ЯЁ][a-zа-яё]+)\b")
