@@ -111,6 +111,8 @@ def rule_version(rule: Rule) -> str:
 
 
 class _AliasBomb(Exception):
+    """A rule file whose aliases would build more values than its budget allows."""
+
     def __init__(self, line: int | None, field: str, limit: int) -> None:
         super().__init__(
             f"aliases expand the file past {limit:,} values: it would take minutes to read"

@@ -6,6 +6,8 @@ How a text is read:
    mention index it, as ``ArticleEnriched.analysed_text`` says);
 2. it is folded (``normalise``) and scanned once by the automaton holding every alias,
    ignored phrase, tag keyword and context cue (``matcher``);
+   a name in Latin script in another language than English counts only in texts of that
+   language (``_only_in``: German "Island" is not Iceland in English);
 3. entity hits and ignored phrases compete for the text: the longest wins ("South Ossetia"
    over "Ossetia", "New Mexico" hides "Mexico");
 4. a name shared by several entries ("Georgia": the country and the US state) goes to the
