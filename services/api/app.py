@@ -73,7 +73,10 @@ def create_app(
     reader = Reader(config.read_model)
     clock = clock or SystemClock()
     feed = AlertFeed(
-        event_log, [topic(settings, "alerts.raised"), topic(settings, "alerts.lifecycle")], reader
+        event_log,
+        [topic(settings, "alerts.raised"), topic(settings, "alerts.lifecycle")],
+        reader,
+        max_clients=config.max_streams,
     )
 
     @asynccontextmanager

@@ -59,6 +59,13 @@ async def now_ms(request: Request) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def busy(exc: Exception) -> HTTPException:
+    """The 429 for a limit of the server's (pending backtests, open streams)."""
+    return HTTPException(
+        429, detail={"error": "busy", "message": str(exc)}, headers={"Retry-After": "30"}
+    )
+
+
 def not_found(what: str, ident: str) -> HTTPException:
     return HTTPException(404, detail={"error": "not_found", "message": f"no {what} {ident!r}"})
 

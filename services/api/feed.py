@@ -50,11 +50,21 @@ Client = tuple[Queue, tuple[asyncio.AbstractEventLoop, Accept | None]]
 Positions = Mapping[TopicPartition, int]
 
 
+class FeedFull(Exception):
+    """As many clients are connected as the feed takes (``api.max_streams``)."""
+
+
 class AlertFeed:
     def __init__(
-        self, event_log: EventLog, topics: list[str], reader: Reader, backlog: int = BACKLOG
+        self,
+        event_log: EventLog,
+        topics: list[str],
+        reader: Reader,
+        backlog: int = BACKLOG,
+        max_clients: int = 200,
     ) -> None:
         self.log = event_log
+        self.max_clients = max_clients
         self.topics = topics
         self.reader = reader
         self.stop = threading.Event()
@@ -92,9 +102,15 @@ class AlertFeed:
         """The live queue, and the backlog the client missed, oldest first: the records
         after ``last_event_id`` (one of this feed's ids), else those at or after ``after``,
         else none. ``None`` for the backlog: it cannot be given exactly (resync). Taken
-        under the lock that publishing takes, so nothing falls between backlog and queue."""
+        under the lock that publishing takes, so nothing falls between backlog and queue.
+        ``FeedFull`` when ``max_clients`` are connected already."""
         queue: Queue = asyncio.Queue(QUEUE_SIZE)
         with self._lock:
+            if len(self._clients) >= self.max_clients:
+                raise FeedFull(
+                    f"{self.max_clients} live streams are open, the most this API serves; "
+                    "try again later"
+                )
             self._clients[queue] = (asyncio.get_running_loop(), accept)
             if last_event_id:
                 backlog = self._after_id(last_event_id)
@@ -121,6 +137,12 @@ class AlertFeed:
             if after.get(tp, 0) < offset:
                 return None  # the page is older than what the backlog holds
         return [(n, r) for n, r in self._backlog if r.offset >= after.get(r.tp, 0)]
+
+    @property
+    def client_count(self) -> int:
+        """Clients connected now."""
+        with self._lock:
+            return len(self._clients)
 
     @property
     def read_count(self) -> int:

@@ -147,6 +147,14 @@ class ApiSettings(_Section):
     sse_ping_s: float = Field(
         default=15.0, gt=0, description="keep-alive interval of the SSE stream"
     )
+    max_streams: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="live SSE streams open at once in this process (the dashboard's list, "
+        "subscription streams): each holds a connection and a queue of up to 1,000 events, so "
+        "with public reading on, anyone could open thousands; past this they get a 429",
+    )
     threads: int = Field(default=4, ge=1, le=200, description="threads serving SQLite reads")
     backtests_db: Path | None = Field(
         default=None, description="the backtest jobs database (default: beside the read model)"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from services.api.auth import Principal, require_read, require_write
 from services.api.backtests import BacktestRunner, Busy
-from services.api.deps import not_found
+from services.api.deps import busy, not_found
 from services.api.models import BacktestBody, errors
 
 router = APIRouter(tags=["backtests"], responses=errors(401, 403, 413))
@@ -55,9 +55,7 @@ def start_backtest(
             by=who.name,
         )
     except Busy as exc:
-        raise HTTPException(
-            429, detail={"error": "busy", "message": str(exc)}, headers={"Retry-After": "30"}
-        ) from None
+        raise busy(exc) from None
     job.pop("result", None)
     return job
 

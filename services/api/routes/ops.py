@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 
 from services.api.auth import require_read
-from services.api.deps import AppState, state
-from services.api.feed import AlertFeed, parse_positions, sse_message
+from services.api.deps import AppState, busy, state
+from services.api.feed import AlertFeed, FeedFull, parse_positions, sse_message
 from services.api.models import errors
 
 router = APIRouter(tags=["operations"])
@@ -66,7 +66,7 @@ def readyz(st: State) -> JSONResponse:
     dependencies=[Depends(require_read)],
     tags=["alerts"],
     response_class=Response,
-    responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 403)},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 403, 429)},
 )
 async def stream_alerts(
     request: Request,
@@ -81,10 +81,13 @@ async def stream_alerts(
     ] = None,
 ) -> EventSourceResponse:
     feed: AlertFeed = request.app.state.feed
-    queue, backlog = feed.resume(
-        last_event_id=request.headers.get("last-event-id"),
-        after=None if after is None else parse_positions(after),
-    )
+    try:
+        queue, backlog = feed.resume(
+            last_event_id=request.headers.get("last-event-id"),
+            after=None if after is None else parse_positions(after),
+        )
+    except FeedFull as exc:
+        raise busy(exc) from None
 
     async def events() -> AsyncIterator[dict[str, str]]:
         try:

@@ -16,8 +16,8 @@ from schemas import AlertRaised, CloudEvent
 from services.alerting import Subscription, matches
 from services.api import atom, pull
 from services.api.auth import require_read
-from services.api.deps import AppState, not_found, now_ms, state
-from services.api.feed import sse_message
+from services.api.deps import AppState, busy, not_found, now_ms, state
+from services.api.feed import FeedFull, sse_message
 from services.api.models import errors
 
 router = APIRouter(
@@ -73,7 +73,7 @@ def subscription_feed(
     "(the API restarted, or too much time passed), a `resync` event names the Atom feed, "
     "which holds every matching alert.",
     response_class=Response,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(429)},
 )
 async def subscription_stream(subscription_id: str, request: Request) -> EventSourceResponse:
     st: AppState = request.app.state.tocsin
@@ -85,7 +85,10 @@ async def subscription_stream(subscription_id: str, request: Request) -> EventSo
 
     # a reconnect (EventSource sends the last id it got) resumes after that event; when
     # it cannot be exact, "resync" points at the Atom feed, which holds every match
-    queue, backlog = feed.resume(accept, last_event_id=request.headers.get("last-event-id"))
+    try:
+        queue, backlog = feed.resume(accept, last_event_id=request.headers.get("last-event-id"))
+    except FeedFull as exc:
+        raise busy(exc) from None
 
     def missed() -> list[dict[str, str]]:
         out = []

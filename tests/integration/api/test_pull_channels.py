@@ -24,6 +24,7 @@ from readside_server import (
     project,
     wait_found,
 )
+from waiting import wait_until
 
 from schemas import CloudEvent, Evidence, new_event
 from services.api.app import create_app
@@ -210,6 +211,38 @@ def test_stream_sends_matching_alerts_only(tmp_path: Path) -> None:
                 elif data["alert_id"] == again.data.alert_id:
                     break
         assert seen == [yes.data.alert_id, again.data.alert_id]
+
+
+def test_live_streams_past_the_limit_get_a_429_until_one_closes(tmp_path: Path) -> None:
+    """Each open stream holds a connection and a queue: with public reading on, anyone could
+    open thousands. Past ``api.max_streams`` a client is told to come back later."""
+    with (
+        live_server(tmp_path, max_streams=2) as srv,
+        httpx.Client(base_url=srv.url, headers=W, timeout=10) as http,
+        httpx.Client(base_url=srv.url, headers=W, timeout=10) as other,
+    ):
+        _sse_subscription(http, "live-any", {})
+        with http.stream("GET", "/stream/alerts") as first:
+            # each kept: a line iterator let go closes its connection
+            first_events = _events(first.iter_lines())
+            assert next(first_events)[0] == "ready"
+            with other.stream("GET", "/subscriptions/live-any/stream") as second:
+                second_events = _events(second.iter_lines())
+                assert next(second_events)[0] == "ready"
+                for path in ("/stream/alerts", "/subscriptions/live-any/stream"):
+                    refused = httpx.get(srv.url + path, headers=W, timeout=5)
+                    assert refused.status_code == 429, refused.text
+                    assert refused.headers["retry-after"] == "30"
+                    assert refused.json()["detail"]["error"] == "busy"
+                    assert "2 live streams are open" in refused.json()["detail"]["message"]
+
+        # both closed: the server notices when it next writes to them (a keep-alive at
+        # the latest), and a new client gets in
+        def connects() -> bool:
+            with httpx.stream("GET", srv.url + "/stream/alerts", headers=W, timeout=5) as again:
+                return again.status_code == 200
+
+        wait_until(connects, "a closed stream's place is freed")
 
 
 def test_the_cached_first_page_follows_the_read_model(client) -> None:  # type: ignore[no-untyped-def]
