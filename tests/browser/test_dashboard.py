@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import readside_events as ev
 from chromium import CHROMIUM, chromium_page, sign_in
@@ -129,6 +130,40 @@ def test_an_alert_raised_before_the_stream_connects_shows_without_a_reload(
         row = page.locator(f'tr[data-alert-id="{raised[0]}"]')
         row.wait_for(timeout=10_000)
         assert row.locator("td.title").inner_text() == "Raised between the page and its stream"
+        assert errors == [], f"script errors: {errors}"
+
+
+def test_a_refused_stream_is_said_and_tried_again(tmp_path: Path) -> None:
+    """The API serves as many streams as ``api.max_streams`` and refuses the next with a
+    429, after which EventSource never retries by itself: the page says so, tries again
+    30 s later (its clock is driven here), and then shows alerts live."""
+    with (
+        live_server(tmp_path, max_streams=1) as srv,
+        chromium_page() as (page, errors),
+    ):
+        headers = {"Authorization": f"Bearer {WRITE_TOKEN}"}
+        page.clock.install()
+        page.goto(srv.url + "/ui")
+        page.wait_for_url("**/ui/login")
+        with httpx.stream("GET", srv.url + "/stream/alerts", headers=headers, timeout=10) as held:
+            lines = held.iter_lines()  # kept: a line iterator let go closes its connection
+            assert next(lines) == "event: ready"
+            sign_in(page, srv.url, WRITE_TOKEN)
+            page.wait_for_selector("#live[data-state=refused]")
+            assert "busy" in page.locator("#live").inner_text()
+        for _ in range(10):  # the API frees the slot once it sees the client gone
+            page.clock.fast_forward(31_000)
+            try:
+                page.wait_for_selector("#live[data-state=open]", timeout=2_000)
+                break
+            except playwright_api.TimeoutError:
+                continue
+        else:
+            pytest.fail("the page did not connect again")
+        later = ev.article(8, title="Raised once the stream is back")
+        alert = ev.raised(later)
+        ev.append(srv.log, [ev.published(later), ev.enriched(later), alert])
+        page.locator(f'tr[data-alert-id="{alert.data.alert_id}"]').wait_for(timeout=10_000)
         assert errors == [], f"script errors: {errors}"
 
 

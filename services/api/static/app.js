@@ -64,45 +64,58 @@
     const detail = document.querySelector("article.alert");
     if (!table && !detail) return;
     const live = document.getElementById("live");
+    const show = (state, text) => { if (live) { live.dataset.state = state; live.textContent = text; } };
     // Resume where the page's list was read (and, on a reconnect, EventSource itself sends
     // the last event id): alerts raised in between come first. "resync": that cannot be done
     // exactly, so reload the list, at most every 30 s (a read model far behind would
     // otherwise reload the page in a loop); meanwhile say that alerts may be missing.
     const list = document.getElementById("alerts") || detail;
     const after = list ? list.dataset.after : "";
-    const source = new EventSource("/stream/alerts" + (after ? "?after=" + encodeURIComponent(after) : ""));
-    source.addEventListener("ready", () => { if (live) { live.dataset.state = "open"; live.textContent = "live"; } });
-    source.addEventListener("resync", () => {
-      const key = "tocsin-resync-at";
-      const last = Number(sessionStorage.getItem(key) || 0);
-      if (list && Date.now() - last > 30000) {
-        sessionStorage.setItem(key, String(Date.now()));
-        location.reload();
-      } else if (live) {
-        live.dataset.state = "stale";
-        live.textContent = "live: alerts may be missing, reload";
-      }
-    });
-    source.addEventListener("error", () => { if (live) { live.dataset.state = "retrying"; live.textContent = "live: reconnecting"; } });
-    source.addEventListener("alert", (e) => {
-      const a = JSON.parse(e.data);
-      if (!table) return;
-      const old = table.querySelector('tr[data-alert-id="' + CSS.escape(a.alert_id) + '"]');
-      const row = alertRow(a);
-      if (old) {
-        const s = old.querySelector(".status");
-        if (s && s.dataset.status !== "resolved") { row.querySelector(".status").dataset.status = s.dataset.status; row.querySelector(".status").textContent = s.dataset.status; }
-        old.replaceWith(row);
-      } else {
-        table.insertBefore(row, table.firstChild);
-      }
-      const empty = document.getElementById("no-alerts");
-      if (empty) empty.remove();
-    });
-    source.addEventListener("lifecycle", (e) => {
-      const l = JSON.parse(e.data);
-      setStatus(l.alert_id, l.kind);
-    });
+    const connect = () => {
+      const source = new EventSource("/stream/alerts" + (after ? "?after=" + encodeURIComponent(after) : ""));
+      source.addEventListener("ready", () => show("open", "live"));
+      source.addEventListener("resync", () => {
+        const key = "tocsin-resync-at";
+        const last = Number(sessionStorage.getItem(key) || 0);
+        if (list && Date.now() - last > 30000) {
+          sessionStorage.setItem(key, String(Date.now()));
+          location.reload();
+        } else {
+          show("stale", "live: alerts may be missing, reload");
+        }
+      });
+      // A network blip: EventSource reconnects by itself. A refusal (the API serves as
+      // many streams as it takes: 429): it gives up for good, so try again in 30 s, from
+      // where the page was read (alerts already shown are replaced, not doubled).
+      source.addEventListener("error", () => {
+        if (source.readyState === EventSource.CLOSED) {
+          show("refused", "live: not connected (the server is busy), retrying in 30 s");
+          setTimeout(connect, 30000);
+        } else {
+          show("retrying", "live: reconnecting");
+        }
+      });
+      source.addEventListener("alert", (e) => {
+        const a = JSON.parse(e.data);
+        if (!table) return;
+        const old = table.querySelector('tr[data-alert-id="' + CSS.escape(a.alert_id) + '"]');
+        const row = alertRow(a);
+        if (old) {
+          const s = old.querySelector(".status");
+          if (s && s.dataset.status !== "resolved") { row.querySelector(".status").dataset.status = s.dataset.status; row.querySelector(".status").textContent = s.dataset.status; }
+          old.replaceWith(row);
+        } else {
+          table.insertBefore(row, table.firstChild);
+        }
+        const empty = document.getElementById("no-alerts");
+        if (empty) empty.remove();
+      });
+      source.addEventListener("lifecycle", (e) => {
+        const l = JSON.parse(e.data);
+        setStatus(l.alert_id, l.kind);
+      });
+    };
+    connect();
   }
 
   async function act(alertId, action, btn) {
