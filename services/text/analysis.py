@@ -31,6 +31,9 @@ from services.text.matcher import (
     CASE_CAPITALISED,
     CASE_INSENSITIVE,
     CASE_UPPER,
+    GUARD_NONE,
+    GUARD_PERSON_NAME,
+    GUARD_SURNAME,
     Hit,
     Matcher,
     Ref,
@@ -56,6 +59,7 @@ TAG = 2
 CUE = 3
 
 _CASES = {"insensitive": CASE_INSENSITIVE, "capitalised": CASE_CAPITALISED, "upper": CASE_UPPER}
+_GUARDS = {"none": GUARD_NONE, "person-name": GUARD_PERSON_NAME, "surname": GUARD_SURNAME}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,7 @@ class Analyser:
                     index,
                     alias.form,
                     _CASES[alias.case],
-                    alias.guard == "person-name",
+                    _GUARDS[alias.guard],
                     _only_in(alias),
                 )
                 matcher.add(expand(alias.text, alias.lang, alias.form), ref)

@@ -96,7 +96,7 @@ class Alias:
     lang: str
     form: Form = "name"
     case: Literal["insensitive", "capitalised", "upper"] = "insensitive"
-    guard: Literal["none", "person-name"] = "none"
+    guard: Literal["none", "person-name", "surname"] = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +281,9 @@ def _parse_gazetteer(text: str, source: str) -> GazetteerFileSpec:
     return GazetteerFileSpec(entries=entries, ignore=spec_file.ignore)
 
 
-def _aliases(items: Mapping[str, Sequence[AliasItem]], form: Form) -> list[Alias]:
+def _aliases(
+    items: Mapping[str, Sequence[AliasItem]], form: Form, *, person: bool = False
+) -> list[Alias]:
     out = []
     for lang, values in items.items():
         for item in values:
@@ -290,7 +292,11 @@ def _aliases(items: Mapping[str, Sequence[AliasItem]], form: Form) -> list[Alias
             if case is None:
                 bare = spec.text.replace(".", "")
                 case = "upper" if _AUTO_UPPER.match(bare) and bare.isupper() else "insensitive"
-            out.append(Alias(spec.text, lang, form, case, spec.guard))
+            guard = spec.guard
+            if guard is None:  # a person's one-word English alias is their surname
+                surname = person and lang == "en" and " " not in spec.text.strip()
+                guard = "surname" if surname else "none"
+            out.append(Alias(spec.text, lang, form, case, guard))
     return out
 
 
@@ -300,7 +306,8 @@ def _entry_from_spec(spec: EntrySpec, source: str) -> Entry:
     for role in spec.roles:
         if role.country and role.country not in countries:
             countries.append(role.country)
-    aliases = _aliases(spec.aliases, "name") + _aliases(spec.adjectives, "adjective")
+    person = spec.kind == "person"
+    aliases = _aliases(spec.aliases, "name", person=person) + _aliases(spec.adjectives, "adjective")
     if not any(fold(a.text) == fold(spec.name) for a in aliases):
         aliases.insert(0, Alias(spec.name, "en"))
     return Entry(
@@ -329,7 +336,8 @@ def _merge(entry: Entry, spec: EntrySpec, source: str) -> Entry:
     # A merged alias replaces an existing one with the same folded text, language and form,
     # so that a curated file can add a case rule or a guard to a pycountry name.
     merged: dict[tuple[str, str, str], Alias] = {}
-    added = _aliases(spec.aliases, "name") + _aliases(spec.adjectives, "adjective")
+    person = (spec.kind or entry.kind) == "person"
+    added = _aliases(spec.aliases, "name", person=person) + _aliases(spec.adjectives, "adjective")
     for alias in (*entry.aliases, *added):
         merged[(alias.lang, fold(alias.text), alias.form)] = alias
     aliases = list(merged.values())

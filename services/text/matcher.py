@@ -35,11 +35,26 @@ import ahocorasick
 from services.text.inflection import Pattern
 from services.text.normalise import Normalised
 
-__all__ = ["CASE_CAPITALISED", "CASE_INSENSITIVE", "CASE_UPPER", "Hit", "Matcher", "Ref"]
+__all__ = [
+    "CASE_CAPITALISED",
+    "CASE_INSENSITIVE",
+    "CASE_UPPER",
+    "GUARD_NONE",
+    "GUARD_PERSON_NAME",
+    "GUARD_SURNAME",
+    "Hit",
+    "Matcher",
+    "Ref",
+]
 
 CASE_INSENSITIVE = 0
 CASE_CAPITALISED = 1
 CASE_UPPER = 2
+#: A name that may be part of a person's name ("Michael Jordan", "Chad Smith").
+GUARD_PERSON_NAME = 1
+#: A person's surname alone, which another given name makes someone else ("Elchin Aliyev").
+GUARD_SURNAME = 2
+GUARD_NONE = 0
 
 _WORD_TAIL = re.compile(r"[^\W_]*")
 
@@ -84,14 +99,14 @@ def _unbounded(ch: str) -> bool:
 class Ref:
     """What a pattern stands for. ``kind`` and ``target`` are the caller's (e.g. an entity
     index); ``form`` is "name" or "adjective"; ``case`` one of the ``CASE_*`` rules;
-    ``guard`` True for names that may be part of a person's name; ``lang`` the only text
-    language the pattern counts in (None: any), which the caller checks."""
+    ``guard`` one of the ``GUARD_*`` rules; ``lang`` the only text language the pattern
+    counts in (None: any), which the caller checks."""
 
     kind: int
     target: int
     form: str = "name"
     case: int = CASE_INSENSITIVE
-    guard: bool = False
+    guard: int = GUARD_NONE
     lang: str | None = None
 
 
@@ -199,7 +214,7 @@ class Matcher:
                 start, end = (nstart, nend) if identity else norm.span(nstart, nend)
                 if ref.case and not _case_ok(original[start:end], ref.case, caseless):
                     continue
-                if ref.guard and _reads_as_person(original, start, end):
+                if ref.guard and _guarded(ref.guard, original, start, end):
                     continue
                 hits.append(Hit(start, end, nstart, nend, ref))
         return hits
@@ -245,6 +260,75 @@ _NOT_NAMES = frozenset(
         "Says",
     }
 )
+
+
+#: Words that come before a surname without being a given name: titles, ranks, offices.
+_TITLES = frozenset(
+    {
+        "President",
+        "Prime",
+        "Minister",
+        "Premier",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "General",
+        "Gen",
+        "Colonel",
+        "Marshal",
+        "Deputy",
+        "Speaker",
+        "Chairman",
+        "Senator",
+        "Ambassador",
+        "Foreign",
+        "Defence",
+        "Defense",
+        "Leader",
+        "Sheikh",
+        "Emir",
+        "Президент",
+        "Премьер",
+        "Министр",
+        "Глава",
+        "Лидер",
+        "Спикер",
+        "Посол",
+        "Господин",
+        "Генерал",
+    }
+)
+
+
+def _guarded(guard: int, original: str, start: int, end: int) -> bool:
+    if guard == GUARD_SURNAME:
+        return _after_another_given_name(original, start)
+    return _reads_as_person(original, start, end)
+
+
+def _after_another_given_name(original: str, start: int) -> bool:
+    """Whether a surname follows, mid-sentence, a capitalised word that is not a title: a
+    given name, and not the one the alias's person has (their full name is a longer
+    alias, which wins). Not at the start of a sentence ("Then Putin said"), nor in a line
+    written in title case ("A Defiant Putin Says...")."""
+    before = _PREV_NAME.search(original, max(0, start - 40), start)
+    if before is None or before.group(1) in _TITLES or before.group(1) in _NOT_NAMES:
+        return False
+    pos = before.start(1) - 1
+    while pos >= 0 and original[pos] in " \t":
+        pos -= 1
+    if pos < 0 or original[pos] in _SENTENCE_OPENERS:
+        return False
+    return not _title_case(original, start)
+
+
+def _title_case(original: str, at: int) -> bool:
+    """Whether the line holding ``at`` is written in title case (a headline): no word of
+    four letters or more starts in lower case ("A Defiant Putin Says Russia Will...")."""
+    first, last = original.rfind("\n", 0, at) + 1, original.find("\n", at)
+    line = original[first : last if last >= 0 else len(original)]
+    return not any(len(w) >= 4 and w[0].islower() for w in line.split())
 
 
 def _reads_as_person(original: str, start: int, end: int) -> bool:

@@ -55,7 +55,7 @@ __all__ = [
 
 Kind = Literal["country", "place", "organisation", "person"]
 CaseRule = Literal["insensitive", "capitalised", "upper"]
-Guard = Literal["none", "person-name"]
+Guard = Literal["none", "person-name", "surname"]
 
 _ID_PATTERN = r"^[a-z][a-z0-9_-]*:[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LANG_PATTERN = r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$"
@@ -79,11 +79,15 @@ class AliasSpec(_Strict):
     """One alias with options. ``case``: how the surface must be written (``upper`` for
     acronyms like "US" that are common words in lower case; ``capitalised`` for names
     like "Turkey" or "Chad"). ``guard: person-name`` rejects the name when it reads as
-    part of a person's name ("Michael Jordan", "Chad Smith")."""
+    part of a person's name ("Michael Jordan", "Chad Smith"); ``guard: surname`` rejects a
+    person's surname alone after another given name ("Elchin Aliyev" is not Ilham), which a
+    person's one-word English aliases get unless they say otherwise."""
 
     text: str = Field(min_length=1)
     case: CaseRule | None = None
-    guard: Guard = "none"
+    #: None: "surname" for a person's one-word English alias, else "none" (inflected
+    #: languages are left alone: "Дмитрию Медведеву" is not matched whole, the surname is)
+    guard: Guard | None = None
 
 
 AliasItem = str | AliasSpec
