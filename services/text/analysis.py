@@ -38,7 +38,7 @@ from services.text.matcher import (
     Matcher,
     Ref,
 )
-from services.text.normalise import Normalised
+from services.text.normalise import Normalised, fold
 from services.text.sentences import sentence_index, split_sentences
 from services.text.spans import keep_longest
 
@@ -140,6 +140,7 @@ class Analyser:
         self.gazetteer = gazetteer
         matcher = Matcher()
         for index, entry in enumerate(gazetteer.entries):
+            given = frozenset(fold(a.text.split()[0]) for a in entry.aliases if " " in a.text)
             for alias in entry.aliases:
                 ref = Ref(
                     ENTITY,
@@ -148,6 +149,7 @@ class Analyser:
                     _CASES[alias.case],
                     _GUARDS[alias.guard],
                     _only_in(alias),
+                    given if alias.guard == "surname" else frozenset(),
                 )
                 matcher.add(expand(alias.text, alias.lang, alias.form), ref)
             for cue in entry.cues:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import ahocorasick
 
 from services.text.inflection import Pattern
-from services.text.normalise import Normalised
+from services.text.normalise import Normalised, fold
 
 __all__ = [
     "CASE_CAPITALISED",
@@ -108,6 +108,8 @@ class Ref:
     case: int = CASE_INSENSITIVE
     guard: int = GUARD_NONE
     lang: str | None = None
+    #: for ``GUARD_SURNAME``: the person's given names, folded (a misspelt one still counts)
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,17 +176,27 @@ class Matcher:
         return chosen
 
     def scan(self, norm: Normalised) -> list[Hit]:
-        """Every checked hit in ``norm``, overlapping ones included, in text order."""
+        """Every checked hit in ``norm``, overlapping ones included, in text order.
+
+        One sense per text for surnames: once a surname is someone else's in this text
+        ("Gerhard Stoltenberg"), its bare uses are too ("Stoltenberg said"), unless the
+        text also names the alias's person in full.
+        """
         automata = self._automata_for(norm.text)
         if not automata:
             return []
-        if len(automata) == 1:
-            return self._scan(automata[0], norm)
-        hits = [hit for automaton in automata for hit in self._scan(automaton, norm)]
-        hits.sort(key=lambda h: (h.nstart, h.nend))
+        others: set[Ref] = set()
+        hits = [hit for automaton in automata for hit in self._scan(automaton, norm, others)]
+        if len(automata) > 1:
+            hits.sort(key=lambda h: (h.nstart, h.nend))
+        if others:
+            named = {(h.ref.kind, h.ref.target) for h in hits if h.ref.guard != GUARD_SURNAME}
+            hits = [h for h in hits if h.ref not in others or (h.ref.kind, h.ref.target) in named]
         return hits
 
-    def _scan(self, automaton: ahocorasick.Automaton, norm: Normalised) -> list[Hit]:
+    def _scan(
+        self, automaton: ahocorasick.Automaton, norm: Normalised, others: set[Ref]
+    ) -> list[Hit]:
         text = norm.text
         original = norm.original
         identity = norm.starts is None
@@ -214,7 +226,9 @@ class Matcher:
                 start, end = (nstart, nend) if identity else norm.span(nstart, nend)
                 if ref.case and not _case_ok(original[start:end], ref.case, caseless):
                     continue
-                if ref.guard and _guarded(ref.guard, original, start, end):
+                if ref.guard and _guarded(ref, original, start, end):
+                    if ref.guard == GUARD_SURNAME:
+                        others.add(ref)
                     continue
                 hits.append(Hit(start, end, nstart, nend, ref))
         return hits
@@ -301,13 +315,13 @@ _TITLES = frozenset(
 )
 
 
-def _guarded(guard: int, original: str, start: int, end: int) -> bool:
-    if guard == GUARD_SURNAME:
-        return _after_another_given_name(original, start)
+def _guarded(ref: Ref, original: str, start: int, end: int) -> bool:
+    if ref.guard == GUARD_SURNAME:
+        return _after_another_given_name(original, start, ref.given)
     return _reads_as_person(original, start, end)
 
 
-def _after_another_given_name(original: str, start: int) -> bool:
+def _after_another_given_name(original: str, start: int, given: frozenset[str]) -> bool:
     """Whether a surname follows, mid-sentence, a capitalised word that is not a title: a
     given name, and not the one the alias's person has (their full name is a longer
     alias, which wins). Not at the start of a sentence ("Then Putin said"), nor in a line
@@ -315,8 +329,13 @@ def _after_another_given_name(original: str, start: int) -> bool:
     before = _PREV_NAME.search(original, max(0, start - 40), start)
     if before is None or before.group(1) in _TITLES or before.group(1) in _NOT_NAMES:
         return False
-    pos = before.start(1) - 1
-    while pos >= 0 and original[pos] in " \t":
+    if fold(before.group(1))[:4] in {name[:4] for name in given}:
+        return False  # the person's own given name, however spelt ("Volodmyr Zelensky")
+    # back over the spaces before the given name, and one line break: a text wrapped at a
+    # fixed width ("Finance Minister\nGerhard Stoltenberg") goes on mid-sentence
+    pos, breaks = before.start(1) - 1, 0
+    while pos >= 0 and original[pos] in " \t\r\n" and breaks + (original[pos] == "\n") < 2:
+        breaks += original[pos] == "\n"
         pos -= 1
     if pos < 0 or original[pos] in _SENTENCE_OPENERS:
         return False

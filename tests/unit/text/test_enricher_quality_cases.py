@@ -185,6 +185,30 @@ def test_acronyms_need_capitals_even_in_a_text_without_any() -> None:
             "person:jens-stoltenberg",
             False,
         ),
+        # a text wrapped at a fixed width goes on mid-sentence after a line break
+        (
+            "met West German Finance Minister\nGerhard Stoltenberg for talks this evening",
+            "person:jens-stoltenberg",
+            False,
+        ),
+        # one sense per text: once the surname is someone else's, its bare uses are too...
+        (
+            "Finance Minister Gerhard Stoltenberg met them. Later, Stoltenberg said no.",
+            "person:jens-stoltenberg",
+            False,
+        ),
+        # ...unless the text names the person in full as well
+        (
+            "Nato chief Jens Stoltenberg met Gerhard Stoltenberg. Stoltenberg said no.",
+            "person:jens-stoltenberg",
+            True,
+        ),
+        # the person's own given name, however spelt
+        (
+            "Trump met Ukrainian President Volodmyr Zelensky. Later, Zelensky said no.",
+            "person:volodymyr-zelensky",
+            True,
+        ),
         # after a title, at the start of a sentence, in a headline: the person
         ("President Aliyev said the talks were useful.", "person:ilham-aliyev", True),
         ("Talks ended. Yesterday Putin spoke again.", "person:vladimir-putin", True),
