@@ -4,7 +4,7 @@ Runs ``analyse()`` over ``news/*.jsonl`` of the shared corpus (``$TOCSIN_CORPUS`
 ``../shared/corpus`` beside the repository) and prints articles/s and MB/s on one core,
 then the same with the bundled gazetteer padded with 50,000 extra aliases, and the ratio
 (padded / default; the target is >= 0.5: the automaton keeps the cost flat). Last, the
-cost per character of a long article dense with names (a list of places, 200,000
+cost per character of a long article dense with names (places and a surname, 200,000
 characters: the poller's cap) against the same list at 20,000 characters: with the choice
 among overlapping names linear, the ratio stays near 1 (8.6, and 29 us per character at
 200,000, when each name was checked against every name kept).
@@ -103,7 +103,8 @@ def main() -> int:
 
 def dense_list(analyser: Analyser, chars: int) -> float:
     """Microseconds per character to analyse ``chars`` characters of names, best of 3."""
-    text = ("Armenia, Azerbaijan, South Ossetia; " * (chars // 36 + 1))[:chars]
+    unit = "Armenia, Azerbaijan, South Ossetia, the farmer Elchin Aliyev; "
+    text = (unit * (chars // len(unit) + 1))[:chars]
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()

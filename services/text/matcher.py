@@ -343,11 +343,24 @@ def _after_another_given_name(original: str, start: int, given: frozenset[str]) 
 
 
 def _title_case(original: str, at: int) -> bool:
-    """Whether the line holding ``at`` is written in title case (a headline): no word of
-    four letters or more starts in lower case ("A Defiant Putin Says Russia Will...")."""
-    first, last = original.rfind("\n", 0, at) + 1, original.find("\n", at)
-    line = original[first : last if last >= 0 else len(original)]
-    return not any(len(w) >= 4 and w[0].islower() for w in line.split())
+    """Whether the line holding ``at`` is a headline written in title case: at most 300
+    characters, and no word of four letters or more starts in lower case ("A Defiant Putin
+    Says Russia Will..."). Only that far is searched for the line's ends: a longer line is
+    no headline, and reading it whole for each of its names would cost its length squared.
+    """
+    first = original.rfind("\n", max(0, at - _HEADLINE), at) + 1
+    if first == 0 and at > _HEADLINE:
+        return False
+    last = original.find("\n", at, at + _HEADLINE)
+    if last < 0:
+        if len(original) - at > _HEADLINE:
+            return False
+        last = len(original)
+    line = original[first:last]
+    return len(line) <= _HEADLINE and not any(len(w) >= 4 and w[0].islower() for w in line.split())
+
+
+_HEADLINE = 300
 
 
 def _reads_as_person(original: str, start: int, end: int) -> bool:
