@@ -293,8 +293,8 @@ def _aliases(
                 bare = spec.text.replace(".", "")
                 case = "upper" if _AUTO_UPPER.match(bare) and bare.isupper() else "insensitive"
             guard = spec.guard
-            if guard is None:  # a person's one-word English alias is their surname
-                surname = person and lang == "en" and " " not in spec.text.strip()
+            if guard is None:  # a person's one-word alias is their surname (where case tells)
+                surname = person and lang in ("en", "ru") and " " not in spec.text.strip()
                 guard = "surname" if surname else "none"
             out.append(Alias(spec.text, lang, form, case, guard))
     return out

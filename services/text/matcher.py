@@ -178,24 +178,31 @@ class Matcher:
     def scan(self, norm: Normalised) -> list[Hit]:
         """Every checked hit in ``norm``, overlapping ones included, in text order.
 
-        One sense per text for surnames: once a surname is someone else's in this text
-        ("Gerhard Stoltenberg"), its bare uses are too ("Stoltenberg said"), unless the
-        text also names the alias's person in full.
+        A surname after a capitalised word that is not a title is someone else's
+        ("Gerhard Stoltenberg"), unless that word is itself a name found here ("В Москве
+        Путин"). One sense per text: its bare uses are then someone else's too
+        ("Stoltenberg said"), unless the text also names the alias's person in full.
         """
         automata = self._automata_for(norm.text)
         if not automata:
             return []
-        others: set[Ref] = set()
-        hits = [hit for automaton in automata for hit in self._scan(automaton, norm, others)]
-        if len(automata) > 1:
+        doubtful: list[tuple[Hit, int]] = []
+        hits = [hit for automaton in automata for hit in self._scan(automaton, norm, doubtful)]
+        if doubtful:
+            ends = {h.end for h in hits}
+            others = {hit.ref for hit, word_end in doubtful if word_end not in ends}
+            hits += [hit for hit, word_end in doubtful if word_end in ends]
+            if others:
+                named = {(h.ref.kind, h.ref.target) for h in hits if h.ref.guard != GUARD_SURNAME}
+                hits = [
+                    h for h in hits if h.ref not in others or (h.ref.kind, h.ref.target) in named
+                ]
+        if len(automata) > 1 or doubtful:
             hits.sort(key=lambda h: (h.nstart, h.nend))
-        if others:
-            named = {(h.ref.kind, h.ref.target) for h in hits if h.ref.guard != GUARD_SURNAME}
-            hits = [h for h in hits if h.ref not in others or (h.ref.kind, h.ref.target) in named]
         return hits
 
     def _scan(
-        self, automaton: ahocorasick.Automaton, norm: Normalised, others: set[Ref]
+        self, automaton: ahocorasick.Automaton, norm: Normalised, doubtful: list[tuple[Hit, int]]
     ) -> list[Hit]:
         text = norm.text
         original = norm.original
@@ -226,9 +233,12 @@ class Matcher:
                 start, end = (nstart, nend) if identity else norm.span(nstart, nend)
                 if ref.case and not _case_ok(original[start:end], ref.case, caseless):
                     continue
-                if ref.guard and _guarded(ref, original, start, end):
-                    if ref.guard == GUARD_SURNAME:
-                        others.add(ref)
+                if ref.guard == GUARD_SURNAME:
+                    word_end = _given_name_before(original, start, ref.given)
+                    if word_end is not None:  # decided once every hit is known
+                        doubtful.append((Hit(start, end, nstart, nend, ref), word_end))
+                        continue
+                elif ref.guard and _reads_as_person(original, start, end):
                     continue
                 hits.append(Hit(start, end, nstart, nend, ref))
         return hits
@@ -315,31 +325,26 @@ _TITLES = frozenset(
 )
 
 
-def _guarded(ref: Ref, original: str, start: int, end: int) -> bool:
-    if ref.guard == GUARD_SURNAME:
-        return _after_another_given_name(original, start, ref.given)
-    return _reads_as_person(original, start, end)
-
-
-def _after_another_given_name(original: str, start: int, given: frozenset[str]) -> bool:
-    """Whether a surname follows, mid-sentence, a capitalised word that is not a title: a
-    given name, and not the one the alias's person has (their full name is a longer
-    alias, which wins). Not at the start of a sentence ("Then Putin said"), nor in a line
-    written in title case ("A Defiant Putin Says...")."""
+def _given_name_before(original: str, start: int, given: frozenset[str]) -> int | None:
+    """Where the given name before a surname ends, if one is there: a capitalised word,
+    mid-sentence, that is not a title nor one of the person's own given names, however
+    spelt ("Volodmyr Zelensky"; their full name is a longer alias, which wins). Not at the
+    start of a sentence ("Then Putin said"), nor in a line written in title case ("A
+    Defiant Putin Says...")."""
     before = _PREV_NAME.search(original, max(0, start - 40), start)
     if before is None or before.group(1) in _TITLES or before.group(1) in _NOT_NAMES:
-        return False
+        return None
     if fold(before.group(1))[:4] in {name[:4] for name in given}:
-        return False  # the person's own given name, however spelt ("Volodmyr Zelensky")
+        return None
     # back over the spaces before the given name, and one line break: a text wrapped at a
     # fixed width ("Finance Minister\nGerhard Stoltenberg") goes on mid-sentence
     pos, breaks = before.start(1) - 1, 0
     while pos >= 0 and original[pos] in " \t\r\n" and breaks + (original[pos] == "\n") < 2:
         breaks += original[pos] == "\n"
         pos -= 1
-    if pos < 0 or original[pos] in _SENTENCE_OPENERS:
-        return False
-    return not _title_case(original, start)
+    if pos < 0 or original[pos] in _SENTENCE_OPENERS or _title_case(original, start):
+        return None
+    return before.end(1)
 
 
 def _title_case(original: str, at: int) -> bool:

@@ -81,12 +81,11 @@ class AliasSpec(_Strict):
     like "Turkey" or "Chad"). ``guard: person-name`` rejects the name when it reads as
     part of a person's name ("Michael Jordan", "Chad Smith"); ``guard: surname`` rejects a
     person's surname alone after another given name ("Elchin Aliyev" is not Ilham), which a
-    person's one-word English aliases get unless they say otherwise."""
+    person's one-word English and Russian aliases get unless they say otherwise."""
 
     text: str = Field(min_length=1)
     case: CaseRule | None = None
-    #: None: "surname" for a person's one-word English alias, else "none" (inflected
-    #: languages are left alone: "Дмитрию Медведеву" is not matched whole, the surname is)
+    #: None: "surname" for a person's one-word English or Russian alias, else "none"
     guard: Guard | None = None
 
 

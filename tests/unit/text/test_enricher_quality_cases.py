@@ -209,13 +209,19 @@ def test_acronyms_need_capitals_even_in_a_text_without_any() -> None:
             "person:volodymyr-zelensky",
             True,
         ),
+        # in Russian too, inflected given names included
+        ("Фермер Эльчин Алиев задержан в Баку.", "person:ilham-aliyev", False),
+        ("Теннисист Даниил Медведев выиграл турнир.", "person:dmitry-medvedev", False),
+        # a capitalised word before the surname that is itself a name found: not a given name
+        ("В Москве Путин заявил о переговорах.", "person:vladimir-putin", True),
+        ("In Moscow Putin said no.", "person:vladimir-putin", True),
         # after a title, at the start of a sentence, in a headline: the person
         ("President Aliyev said the talks were useful.", "person:ilham-aliyev", True),
         ("Talks ended. Yesterday Putin spoke again.", "person:vladimir-putin", True),
         ("A Defiant Putin Says Russia Will Flourish", "person:vladimir-putin", True),
         ("Why Zelensky cannot give up Crimea", "person:volodymyr-zelensky", True),
         ("Turkish premier Recep Erdogan had to accept.", "person:recep-tayyip-erdogan", True),
-        # inflected languages are left alone: the full name is not always matched whole
+        # an inflected given name of the person's own is theirs
         (
             "обратился к премьер-министру РФ Дмитрию Медведеву с просьбой",
             "person:dmitry-medvedev",
