@@ -50,11 +50,11 @@ __all__ = [
 CASE_INSENSITIVE = 0
 CASE_CAPITALISED = 1
 CASE_UPPER = 2
+GUARD_NONE = 0
 #: A name that may be part of a person's name ("Michael Jordan", "Chad Smith").
 GUARD_PERSON_NAME = 1
 #: A person's surname alone, which another given name makes someone else ("Elchin Aliyev").
 GUARD_SURNAME = 2
-GUARD_NONE = 0
 
 _WORD_TAIL = re.compile(r"[^\W_]*")
 
