@@ -139,12 +139,6 @@ class AlertFeed:
         return [(n, r) for n, r in self._backlog if r.offset >= after.get(r.tp, 0)]
 
     @property
-    def client_count(self) -> int:
-        """Clients connected now."""
-        with self._lock:
-            return len(self._clients)
-
-    @property
     def read_count(self) -> int:
         """Records read from the log since the feed started (the last sequence number)."""
         return self._seq

@@ -126,8 +126,8 @@ class _Located:
     An alias is built again wherever it is used (each use gets its own path and lines),
     so nine lines of aliases, each used nine times by the next, would build 43 million
     values: ``budget`` stops that. Without aliases a value takes at least one character,
-    so a file within ``budget`` never reaches it; anchors reused in the usual way stay far
-    below it.
+    so a file without aliases never reaches a budget of one value per character (and
+    10,000 more); anchors reused in the usual way stay far below it.
     """
 
     def __init__(self, loader: yaml.SafeLoader, budget: int) -> None:
@@ -222,7 +222,7 @@ def parse_rules(text: str, origin: str) -> list[LoadedRule]:
     try:
         # parsing, then building the values ("=" alone, an unknown !tag: ConstructorError)
         node = loader.get_single_node()
-        located = _Located(loader, budget=4 * len(text) + 10_000)
+        located = _Located(loader, budget=len(text) + 10_000)
         data = {} if node is None else located.build(node, ())
     except yaml.YAMLError as exc:
         raise _not_yaml(origin, text, exc) from None
