@@ -140,7 +140,7 @@ class Analyser:
         self.gazetteer = gazetteer
         matcher = Matcher()
         for index, entry in enumerate(gazetteer.entries):
-            given = frozenset(fold(a.text.split()[0]) for a in entry.aliases if " " in a.text)
+            given = frozenset(fold(a.text.split()[0])[:4] for a in entry.aliases if " " in a.text)
             for alias in entry.aliases:
                 ref = Ref(
                     ENTITY,

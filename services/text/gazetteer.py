@@ -300,14 +300,18 @@ def _aliases(
     return out
 
 
+def _spec_aliases(spec: EntrySpec, *, person: bool) -> list[Alias]:
+    """An entry spec's names, then its adjectives."""
+    return _aliases(spec.aliases, "name", person=person) + _aliases(spec.adjectives, "adjective")
+
+
 def _entry_from_spec(spec: EntrySpec, source: str) -> Entry:
     assert spec.kind is not None and spec.name is not None
     countries = list(spec.countries)
     for role in spec.roles:
         if role.country and role.country not in countries:
             countries.append(role.country)
-    person = spec.kind == "person"
-    aliases = _aliases(spec.aliases, "name", person=person) + _aliases(spec.adjectives, "adjective")
+    aliases = _spec_aliases(spec, person=spec.kind == "person")
     if not any(fold(a.text) == fold(spec.name) for a in aliases):
         aliases.insert(0, Alias(spec.name, "en"))
     return Entry(
@@ -336,8 +340,7 @@ def _merge(entry: Entry, spec: EntrySpec, source: str) -> Entry:
     # A merged alias replaces an existing one with the same folded text, language and form,
     # so that a curated file can add a case rule or a guard to a pycountry name.
     merged: dict[tuple[str, str, str], Alias] = {}
-    person = (spec.kind or entry.kind) == "person"
-    added = _aliases(spec.aliases, "name", person=person) + _aliases(spec.adjectives, "adjective")
+    added = _spec_aliases(spec, person=(spec.kind or entry.kind) == "person")
     for alias in (*entry.aliases, *added):
         merged[(alias.lang, fold(alias.text), alias.form)] = alias
     aliases = list(merged.values())

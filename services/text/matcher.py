@@ -108,7 +108,8 @@ class Ref:
     case: int = CASE_INSENSITIVE
     guard: int = GUARD_NONE
     lang: str | None = None
-    #: for ``GUARD_SURNAME``: the person's given names, folded (a misspelt one still counts)
+    #: for ``GUARD_SURNAME``: the first four letters of the person's given names, folded
+    #: (a misspelt or inflected one still counts)
     given: frozenset[str] = frozenset()
 
 
@@ -334,17 +335,26 @@ def _given_name_before(original: str, start: int, given: frozenset[str]) -> int 
     before = _PREV_NAME.search(original, max(0, start - 40), start)
     if before is None or before.group(1) in _TITLES or before.group(1) in _NOT_NAMES:
         return None
-    if fold(before.group(1))[:4] in {name[:4] for name in given}:
+    if fold(before.group(1))[:4] in given:
         return None
-    # back over the spaces before the given name, and one line break: a text wrapped at a
-    # fixed width ("Finance Minister\nGerhard Stoltenberg") goes on mid-sentence
-    pos, breaks = before.start(1) - 1, 0
-    while pos >= 0 and original[pos] in " \t\r\n" and breaks + (original[pos] == "\n") < 2:
+    # a text wrapped at a fixed width ("Finance Minister\nGerhard Stoltenberg") goes on
+    # mid-sentence after one line break
+    if not _mid_sentence(original, before.start(1), line_breaks=1):
+        return None
+    return None if _title_case(original, start) else before.end(1)
+
+
+def _mid_sentence(original: str, at: int, line_breaks: int = 0) -> bool:
+    """Whether the word at ``at`` is inside a sentence: back over the spaces before it (and
+    up to ``line_breaks`` line breaks), something other than a sentence opener comes."""
+    spaces = " \t\r\n" if line_breaks else " \t"
+    pos, breaks = at - 1, 0
+    while pos >= 0 and original[pos] in spaces:
         breaks += original[pos] == "\n"
+        if breaks > line_breaks:
+            break
         pos -= 1
-    if pos < 0 or original[pos] in _SENTENCE_OPENERS or _title_case(original, start):
-        return None
-    return before.end(1)
+    return pos >= 0 and original[pos] not in _SENTENCE_OPENERS
 
 
 def _title_case(original: str, at: int) -> bool:
@@ -381,7 +391,4 @@ def _reads_as_person(original: str, start: int, end: int) -> bool:
     before = _PREV_NAME.search(original, window_start, start)
     if before is None or before.group(1) in _NOT_NAMES:
         return False
-    pos = before.start(1) - 1
-    while pos >= 0 and original[pos] in " \t":
-        pos -= 1
-    return pos >= 0 and original[pos] not in _SENTENCE_OPENERS
+    return _mid_sentence(original, before.start(1))
