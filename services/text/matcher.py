@@ -187,8 +187,14 @@ class Matcher:
         automata = self._automata_for(norm.text)
         if not automata:
             return []
+        # A text without a single capital (some archives are lower-cased whole) says
+        # nothing about proper nouns: "capitalised" cannot hold in it, so it is not asked.
+        # Acronyms stay upper case only: "us" is a word in any text.
+        caseless = norm.original.islower()
         doubtful: list[tuple[Hit, int]] = []
-        hits = [hit for automaton in automata for hit in self._scan(automaton, norm, doubtful)]
+        hits = [
+            hit for automaton in automata for hit in self._scan(automaton, norm, caseless, doubtful)
+        ]
         if doubtful:
             ends = {h.end for h in hits}
             others = {hit.ref for hit, word_end in doubtful if word_end not in ends}
@@ -203,16 +209,16 @@ class Matcher:
         return hits
 
     def _scan(
-        self, automaton: ahocorasick.Automaton, norm: Normalised, doubtful: list[tuple[Hit, int]]
+        self,
+        automaton: ahocorasick.Automaton,
+        norm: Normalised,
+        caseless: bool,
+        doubtful: list[tuple[Hit, int]],
     ) -> list[Hit]:
         text = norm.text
         original = norm.original
         identity = norm.starts is None
         tail_match = _WORD_TAIL.match
-        # A text without a single capital (some archives are lower-cased whole) says
-        # nothing about proper nouns: "capitalised" cannot hold in it, so it is not asked.
-        # Acronyms stay upper case only: "us" is a word in any text.
-        caseless = original.islower()
         hits: list[Hit] = []
         for last, (length, unbounded, refs) in automaton.iter(text):
             nstart = last + 1 - length
