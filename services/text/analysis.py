@@ -31,12 +31,14 @@ from services.text.matcher import (
     CASE_CAPITALISED,
     CASE_INSENSITIVE,
     CASE_UPPER,
+    GUARD_ACRONYM,
     GUARD_NONE,
     GUARD_PERSON_NAME,
     GUARD_SURNAME,
     Hit,
     Matcher,
     Ref,
+    spelt_out,
 )
 from services.text.normalise import Normalised, fold
 from services.text.sentences import sentence_index, split_sentences
@@ -59,7 +61,12 @@ TAG = 2
 CUE = 3
 
 _CASES = {"insensitive": CASE_INSENSITIVE, "capitalised": CASE_CAPITALISED, "upper": CASE_UPPER}
-_GUARDS = {"none": GUARD_NONE, "person-name": GUARD_PERSON_NAME, "surname": GUARD_SURNAME}
+_GUARDS = {
+    "none": GUARD_NONE,
+    "person-name": GUARD_PERSON_NAME,
+    "surname": GUARD_SURNAME,
+    "acronym": GUARD_ACRONYM,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,11 @@ class Analyser:
         for index, entry in enumerate(gazetteer.entries):
             given = frozenset(fold(a.text.split()[0])[:4] for a in entry.aliases if " " in a.text)
             for alias in entry.aliases:
+                names: frozenset[str] = frozenset()
+                if alias.guard == "surname":
+                    names = given
+                elif alias.guard == "acronym":
+                    names = spelt_out((a.text for a in entry.aliases), alias.text)
                 ref = Ref(
                     ENTITY,
                     index,
@@ -149,7 +161,7 @@ class Analyser:
                     _CASES[alias.case],
                     _GUARDS[alias.guard],
                     _only_in(alias),
-                    given if alias.guard == "surname" else frozenset(),
+                    names,
                 )
                 matcher.add(expand(alias.text, alias.lang, alias.form), ref)
             for cue in entry.cues:

@@ -34,6 +34,7 @@ from services.text.specs import (
     DataFileError,
     EntrySpec,
     GazetteerFileSpec,
+    Guard,
     TagSpec,
     TaxonomyFileSpec,
     format_validation_error,
@@ -86,6 +87,8 @@ BUNDLED_FILES: tuple[str, ...] = (
 TAXONOMY_FILE = "taxonomy.yaml"
 
 _AUTO_UPPER = re.compile(r"^[^\W\d_]{1,3}$")
+#: two or more letters, no digits ("G7" is no acronym other bodies share)
+_ACRONYM = re.compile(r"^[^\W\d_]{2,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,7 @@ class Alias:
     lang: str
     form: Form = "name"
     case: Literal["insensitive", "capitalised", "upper"] = "insensitive"
-    guard: Literal["none", "person-name", "surname"] = "none"
+    guard: Guard = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,27 +285,36 @@ def _parse_gazetteer(text: str, source: str) -> GazetteerFileSpec:
 
 
 def _aliases(
-    items: Mapping[str, Sequence[AliasItem]], form: Form, *, person: bool = False
+    items: Mapping[str, Sequence[AliasItem]], form: Form, kind: str | None = None
 ) -> list[Alias]:
     out = []
     for lang, values in items.items():
         for item in values:
             spec = AliasSpec(text=item) if isinstance(item, str) else item
             case = spec.case
+            bare = spec.text.replace(".", "").strip()
             if case is None:
-                bare = spec.text.replace(".", "")
                 case = "upper" if _AUTO_UPPER.match(bare) and bare.isupper() else "insensitive"
             guard = spec.guard
-            if guard is None:  # a person's one-word alias is their surname (where case tells)
-                surname = person and lang in ("en", "ru") and " " not in spec.text.strip()
-                guard = "surname" if surname else "none"
+            if guard is None:
+                guard = _default_guard(bare, lang, kind)
             out.append(Alias(spec.text, lang, form, case, guard))
     return out
 
 
-def _spec_aliases(spec: EntrySpec, *, person: bool) -> list[Alias]:
+def _default_guard(bare: str, lang: str, kind: str | None) -> Guard:
+    # a person's one-word alias is their surname (where case tells); an organisation's
+    # capitals are an acronym that other bodies and companies share
+    if kind == "person" and lang in ("en", "ru") and " " not in bare:
+        return "surname"
+    if kind == "organisation" and _ACRONYM.match(bare) and bare.isupper():
+        return "acronym"
+    return "none"
+
+
+def _spec_aliases(spec: EntrySpec, kind: str | None) -> list[Alias]:
     """An entry spec's names, then its adjectives."""
-    return _aliases(spec.aliases, "name", person=person) + _aliases(spec.adjectives, "adjective")
+    return _aliases(spec.aliases, "name", kind) + _aliases(spec.adjectives, "adjective")
 
 
 def _entry_from_spec(spec: EntrySpec, source: str) -> Entry:
@@ -311,7 +323,7 @@ def _entry_from_spec(spec: EntrySpec, source: str) -> Entry:
     for role in spec.roles:
         if role.country and role.country not in countries:
             countries.append(role.country)
-    aliases = _spec_aliases(spec, person=spec.kind == "person")
+    aliases = _spec_aliases(spec, spec.kind)
     if not any(fold(a.text) == fold(spec.name) for a in aliases):
         aliases.insert(0, Alias(spec.name, "en"))
     return Entry(
@@ -340,7 +352,7 @@ def _merge(entry: Entry, spec: EntrySpec, source: str) -> Entry:
     # A merged alias replaces an existing one with the same folded text, language and form,
     # so that a curated file can add a case rule or a guard to a pycountry name.
     merged: dict[tuple[str, str, str], Alias] = {}
-    added = _spec_aliases(spec, person=(spec.kind or entry.kind) == "person")
+    added = _spec_aliases(spec, spec.kind or entry.kind)
     for alias in (*entry.aliases, *added):
         merged[(alias.lang, fold(alias.text), alias.form)] = alias
     aliases = list(merged.values())

@@ -39,12 +39,14 @@ __all__ = [
     "CASE_CAPITALISED",
     "CASE_INSENSITIVE",
     "CASE_UPPER",
+    "GUARD_ACRONYM",
     "GUARD_NONE",
     "GUARD_PERSON_NAME",
     "GUARD_SURNAME",
     "Hit",
     "Matcher",
     "Ref",
+    "spelt_out",
 ]
 
 CASE_INSENSITIVE = 0
@@ -55,6 +57,9 @@ GUARD_NONE = 0
 GUARD_PERSON_NAME = 1
 #: A person's surname alone, which another given name makes someone else ("Elchin Aliyev").
 GUARD_SURNAME = 2
+#: An organisation's acronym, which a text may give to something else: "International
+#: Cricket Council (ICC)", "SCO Group", "CIS Cup".
+GUARD_ACRONYM = 3
 
 _WORD_TAIL = re.compile(r"[^\W_]*")
 
@@ -109,8 +114,9 @@ class Ref:
     guard: int = GUARD_NONE
     lang: str | None = None
     #: for ``GUARD_SURNAME``: the first four letters of the person's given names, folded
-    #: (a misspelt or inflected one still counts)
-    given: frozenset[str] = frozenset()
+    #: (a misspelt or inflected one still counts); for ``GUARD_ACRONYM``: the entity's
+    #: names spelt out (``spelt_out``)
+    names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +187,10 @@ class Matcher:
 
         A surname after a capitalised word that is not a title is someone else's
         ("Gerhard Stoltenberg"), unless that word is itself a name found here ("В Москве
-        Путин"). One sense per text: its bare uses are then someone else's too
-        ("Stoltenberg said"), unless the text also names the alias's person in full.
+        Путин"); an acronym spelt out as another name or naming a company is another body's
+        ("International Cricket Council (ICC)", "SCO Group"). One sense per text: the
+        alias's other uses in that text are then someone else's too ("Stoltenberg said",
+        "IBM and SCO"), unless the text also names the alias's entity in full.
         """
         automata = self._automata_for(norm.text)
         if not automata:
@@ -192,18 +200,19 @@ class Matcher:
         # Acronyms stay upper case only: "us" is a word in any text.
         caseless = norm.original.islower()
         doubtful: list[tuple[Hit, int]] = []
+        others: set[Ref] = set()
         hits = [
-            hit for automaton in automata for hit in self._scan(automaton, norm, caseless, doubtful)
+            hit
+            for automaton in automata
+            for hit in self._scan(automaton, norm, caseless, doubtful, others)
         ]
         if doubtful:
             ends = {h.end for h in hits}
-            others = {hit.ref for hit, word_end in doubtful if word_end not in ends}
+            others.update(hit.ref for hit, word_end in doubtful if word_end not in ends)
             hits += [hit for hit, word_end in doubtful if word_end in ends]
-            if others:
-                named = {(h.ref.kind, h.ref.target) for h in hits if h.ref.guard != GUARD_SURNAME}
-                hits = [
-                    h for h in hits if h.ref not in others or (h.ref.kind, h.ref.target) in named
-                ]
+        if others:
+            named = {(h.ref.kind, h.ref.target) for h in hits if h.ref.guard not in _SENSES}
+            hits = [h for h in hits if h.ref not in others or (h.ref.kind, h.ref.target) in named]
         if len(automata) > 1 or doubtful:
             hits.sort(key=lambda h: (h.nstart, h.nend))
         return hits
@@ -214,6 +223,7 @@ class Matcher:
         norm: Normalised,
         caseless: bool,
         doubtful: list[tuple[Hit, int]],
+        others: set[Ref],
     ) -> list[Hit]:
         text = norm.text
         original = norm.original
@@ -240,15 +250,46 @@ class Matcher:
                 start, end = (nstart, nend) if identity else norm.span(nstart, nend)
                 if ref.case and not _case_ok(original[start:end], ref.case, caseless):
                     continue
-                if ref.guard == GUARD_SURNAME:
-                    word_end = _given_name_before(original, start, ref.given)
-                    if word_end is not None:  # decided once every hit is known
-                        doubtful.append((Hit(start, end, nstart, nend, ref), word_end))
-                        continue
-                elif ref.guard and _reads_as_person(original, start, end):
+                if _stock_symbol(original, start, end):
                     continue
-                hits.append(Hit(start, end, nstart, nend, ref))
+                hit = Hit(start, end, nstart, nend, ref)
+                if not ref.guard or _guard_passes(original, hit, doubtful, others):
+                    hits.append(hit)
         return hits
+
+
+def _guard_passes(
+    original: str, hit: Hit, doubtful: list[tuple[Hit, int]], others: set[Ref]
+) -> bool:
+    """Whether a guarded hit counts. A surname after a given name is ``doubtful`` until
+    every hit is known; an acronym given to another body puts its alias in ``others``."""
+    ref = hit.ref
+    if ref.guard == GUARD_SURNAME:
+        word_end = _given_name_before(original, hit.start, ref.names)
+        if word_end is None:
+            return True
+        doubtful.append((hit, word_end))
+        return False
+    if ref.guard == GUARD_ACRONYM:
+        if not _given_to_another(original, hit.start, hit.end, ref.names):
+            return True
+        others.add(ref)
+        return False
+    return not _reads_as_person(original, hit.start, hit.end)
+
+
+def _stock_symbol(original: str, start: int, end: int) -> bool:
+    """Whether the hit is a stock symbol or an exchange's suffix to one: "Union Carbide
+    <UK>", "Concord Fabrics <CIS>", "Sons of Gwalia Ltd. (SGW.AU)"."""
+    before = original[start - 1 : start]
+    if before == "<":
+        return original[end : end + 1] == ">"
+    return (
+        before == "."
+        and original[end : end + 1] == ")"
+        and start > 1
+        and original[start - 2].isalnum()
+    )
 
 
 def _case_ok(surface: str, rule: int, caseless: bool) -> bool:
@@ -398,3 +439,70 @@ def _reads_as_person(original: str, start: int, end: int) -> bool:
     if before is None or before.group(1) in _NOT_NAMES:
         return False
     return _mid_sentence(original, before.start(1))
+
+
+#: Guards under which an alias may have another sense in a text, and so does not name its
+#: entity for sure.
+_SENSES = (GUARD_SURNAME, GUARD_ACRONYM)
+
+#: Words that make an acronym before them part of a company's or a competition's name
+#: ("SCO Group", "CIS Cup", "ICC Champions Trophy").
+_DESIGNATORS = frozenset(
+    form
+    for word in (
+        *("Group", "Inc", "Corp", "Corporation", "Co", "Ltd", "Limited", "LLC", "Plc"),
+        *("Holdings", "AG", "GmbH"),
+        *("Cup", "Trophy", "Champions", "League", "Championship", "Championships", "Open"),
+    )
+    for form in (word, word.upper())
+)
+#: the word after an acronym, not one that goes on ("UN Co-ordinator", "UN Group of Experts")
+_NEXT_WORD = re.compile(r"[ \n]([A-Za-z]+)(?![\w-])(?! of\b)")
+#: the words before "(": capitalised ones and the small words between them
+_WORDS_BEFORE = re.compile(r"[^\W\d_][\w'’-]*|\S")
+_CONNECTORS = frozenset(
+    {"of", "the", "and", "for", "on", "in", "&", "de", "des", "du", "la", "le", "et", "der", "für"}
+)
+
+
+def spelt_out(names: Iterable[str], acronym: str) -> frozenset[str]:
+    """How ``names`` spell ``acronym`` out: per name of enough capitalised words, the first
+    four letters of its last ones, as many as the acronym has letters ("orga petr expo
+    coun"), so that "Organisation" and "Organization" agree."""
+    letters = sum(1 for c in acronym if c.isalpha())
+    out = set()
+    for name in names:
+        words = [w for w in _WORDS_BEFORE.findall(name) if w[:1].isupper()]
+        if len(words) >= letters and " " in name.strip():
+            out.add(_spelling(words[len(words) - letters :]))
+    return frozenset(out)
+
+
+def _spelling(words: list[str]) -> str:
+    return " ".join(fold(w.replace("-", ""))[:4] for w in words)
+
+
+def _given_to_another(original: str, start: int, end: int, names: frozenset[str]) -> bool:
+    """Whether this use of an acronym is another body's: a company's or a cup's ("SCO
+    Group", "CIS Cup"), or spelt out before it in brackets as a name that is not one of
+    the entity's ("the International Cricket Council (ICC)"). Initials that do not spell
+    it are no definition ("Cynthia Ozick (US)")."""
+    after = _NEXT_WORD.match(original, end)
+    if after is not None and after.group(1) in _DESIGNATORS:
+        return True
+    if not (original[start - 1 : start] == "(" and original[end : end + 1] == ")"):
+        return False
+    letters = [c for c in original[start:end] if c.isalpha()]
+    words: list[str] = []
+    for token in reversed(_WORDS_BEFORE.findall(original, max(0, start - 200), start - 1)):
+        if token[:1].isupper():
+            words.append(token)
+            if len(words) == len(letters):
+                break
+        elif token not in _CONNECTORS:
+            break
+    if len(words) < len(letters) or [w[0].upper() for w in reversed(words)] != [
+        c.upper() for c in letters
+    ]:
+        return False
+    return _spelling(words[::-1]) not in names

@@ -55,7 +55,7 @@ __all__ = [
 
 Kind = Literal["country", "place", "organisation", "person"]
 CaseRule = Literal["insensitive", "capitalised", "upper"]
-Guard = Literal["none", "person-name", "surname"]
+Guard = Literal["none", "person-name", "surname", "acronym"]
 
 _ID_PATTERN = r"^[a-z][a-z0-9_-]*:[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LANG_PATTERN = r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$"
@@ -81,11 +81,15 @@ class AliasSpec(_Strict):
     like "Turkey" or "Chad"). ``guard: person-name`` rejects the name when it reads as
     part of a person's name ("Michael Jordan", "Chad Smith"); ``guard: surname`` rejects a
     person's surname alone after another given name ("Elchin Aliyev" is not Ilham), which a
-    person's one-word English and Russian aliases get unless they say otherwise."""
+    person's one-word English and Russian aliases get unless they say otherwise.
+    ``guard: acronym`` rejects an organisation's acronym in a text that spells it out as
+    something else ("International Cricket Council (ICC)") or names a company or a cup
+    with it ("SCO Group", "CIS Cup"), which an organisation's upper-case aliases get."""
 
     text: str = Field(min_length=1)
     case: CaseRule | None = None
-    #: None: "surname" for a person's one-word English or Russian alias, else "none"
+    #: None: "surname" for a person's one-word English or Russian alias, "acronym" for an
+    #: organisation's alias of two or more capitals, else "none"
     guard: Guard | None = None
 
 

@@ -233,3 +233,66 @@ def test_a_surname_alone_after_another_given_name_is_someone_else(
     text: str, entity_id: str, found: bool
 ) -> None:
     assert (entity_id in ids("", text)) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "entity_id", "found"),
+    [
+        # spelt out in brackets as another body: every use in the text is that body's
+        (
+            "The Interstate Commerce Commission (ICC) denied the merger. The ICC ruled.",
+            "org:icc",
+            False,
+        ),
+        (
+            "the International Cricket Council (ICC) said the ICC tournament starts.",
+            "org:icc",
+            False,
+        ),
+        ("Monitor and Composite Information Service (CIS) reports, also on CIS.", "org:cis", False),
+        # a company's or a competition's name
+        ("IBM argued that the SCO Group has no evidence. SCO sued.", "org:sco", False),
+        ("Rangers were favourites for the Old Firm CIS Cup clash.", "org:cis", False),
+        ("Pakistan lost in the ICC Champions Trophy final.", "org:icc", False),
+        # a stock symbol, whatever the entity
+        ("CONCORD FABRICS INC <CIS> 2ND QTR NET", "org:cis", False),
+        ("UNION CARBIDE <UK> SAYS DEBT RISES", "country:GB", False),
+        ("Sons of Gwalia Ltd. (SGW.AU) said on Monday.", "org:african-union", False),
+        # the entity's own names spelt out, however spelt, and plain uses
+        (
+            "The International Criminal Court (ICC) issued a warrant. The ICC ruled.",
+            "org:icc",
+            True,
+        ),
+        ("The Collective Security Treaty Organization (CSTO) met. CSTO troops.", "org:csto", True),
+        ("Shanghai Co-operation Organisation (SCO) leaders met.", "org:sco", True),
+        ("Ministers of the Commonwealth of Independent States (CIS) met.", "org:cis", True),
+        ("The SCO summit opened in Astana.", "org:sco", True),
+        ("The UN Group of Experts reported.", "org:un", True),
+        ("The UN Co-ordinator spoke.", "org:un", True),
+        # initials that do not spell it are no definition
+        ("Doris Lessing (UK) and Philip Roth (US) were shortlisted.", "country:GB", True),
+        # the text names the entity in full too: its acronym stays
+        (
+            "The CSTO met. The CSTO Cup final was played. The Collective Security Treaty "
+            "Organisation agreed.",
+            "org:csto",
+            True,
+        ),
+    ],
+)
+def test_an_acronym_given_to_another_body_is_not_the_organisation(
+    text: str, entity_id: str, found: bool
+) -> None:
+    assert (entity_id in ids("", text)) is found
+
+
+def test_the_other_sense_of_an_acronym_takes_its_bare_uses_but_keeps_the_full_name() -> None:
+    analysis = analyse("", "IBM sued the SCO Group. The SCO leaders met in Astana.")
+    assert analysis.entity("org:sco") is None
+    analysis = analyse(
+        "", "The SCO Group sued. The Shanghai Cooperation Organisation met; SCO leaders spoke."
+    )
+    sco = analysis.entity("org:sco")
+    assert sco is not None
+    assert [m.surface for m in sco.mentions] == ["Shanghai Cooperation Organisation", "SCO"]

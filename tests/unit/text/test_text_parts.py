@@ -104,6 +104,33 @@ def test_user_gazetteer_file(tmp_path: Path) -> None:
     assert {"place:meghri", "country:AM"} <= result.entity_ids
 
 
+def test_a_user_organisations_capitals_are_an_acronym_unless_the_file_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    user = tmp_path / "desk.yaml"
+    user.write_text(
+        "entries:\n"
+        "  - id: org:odihr\n"
+        "    kind: organisation\n"
+        "    name: Office for Democratic Institutions and Human Rights\n"
+        "    aliases: {en: [ODIHR, Office for Democratic Institutions and Human Rights]}\n"
+        "  - id: org:ccc\n"
+        "    kind: organisation\n"
+        "    name: Caucasus Crisis Cell\n"
+        "    aliases: {en: [{text: CCC, guard: none}]}\n",
+        encoding="utf-8",
+    )
+    gazetteer = load_gazetteer([user])
+    guards = {a.text: a.guard for e in gazetteer.entries for a in e.aliases}
+    assert guards["ODIHR"] == "acronym"
+    assert guards["CCC"] == "none"
+    analyser = Analyser(gazetteer)
+    company = "The ODIHR Group and the CCC Group sued."
+    assert {"org:odihr", "org:ccc"} & analyser.analyse("", company).entity_ids == {"org:ccc"}
+    spelt = "The Office for Democratic Institutions and Human Rights (ODIHR) observed."
+    assert "org:odihr" in analyser.analyse("", spelt).entity_ids
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
