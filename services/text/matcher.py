@@ -429,16 +429,18 @@ def _reads_as_person(original: str, start: int, end: int) -> bool:
     """Whether a name reads as part of a person's name: "Michael Jordan", "Chad Smith".
 
     A capitalised word right after it (a surname), or right before it in mid-sentence (a
-    first name). Titles and prepositions do not count.
+    first name). Titles and prepositions do not count ("Georgia President Zourabichvili"),
+    nor does a line written in title case, where every word has its capital ("Russia Warns
+    Georgia Over Protests").
     """
     after = _NEXT_NAME.match(original, end)
-    if after is not None and after.group(1) not in _NOT_NAMES:
-        return True
+    if after is not None and after.group(1) not in _NOT_NAMES and after.group(1) not in _TITLES:
+        return not _title_case(original, start)
     window_start = max(0, start - 40)
     before = _PREV_NAME.search(original, window_start, start)
     if before is None or before.group(1) in _NOT_NAMES:
         return False
-    return _mid_sentence(original, before.start(1))
+    return _mid_sentence(original, before.start(1)) and not _title_case(original, start)
 
 
 #: Guards under which an alias may have another sense in a text, and so does not name its

@@ -60,6 +60,25 @@ def test_georgia_defaults_to_country() -> None:
     assert "country:GE" in ids(analyse("", "Georgia signed the agreement."))
 
 
+@pytest.mark.parametrize(
+    ("text", "country"),
+    [
+        # a company's or a person's name (from the corpus: Reuters 1987, BBC Sport)
+        ("Southern Co's Georgia Power Co said it raised costs.", False),
+        ("Flora Duffy beats Georgia Taylor-Brown to women's title", False),
+        # named with another US state
+        ("No. 10 Georgia held off Arkansas 20-14.", False),
+        ("Greene Leads No. 8 Georgia to Rout of Kentucky", False),
+        # an office after it, or a headline in title case, is no surname
+        ("Georgia President Salome Zourabichvili vetoed the law.", True),
+        ("Russia Warns Georgia Over Protests", True),
+        ("Protests in Georgia grow as Georgian Dream claims victory.", True),
+    ],
+)
+def test_georgia_the_country_is_not_a_company_a_person_or_a_team(text: str, country: bool) -> None:
+    assert ("country:GE" in ids(analyse("", text))) is country
+
+
 def test_adjective_is_distinct_from_name() -> None:
     result = analyse("", "Armenian troops left. Armenia agreed. Iranian officials met.")
     armenia = result.entity("country:AM")
