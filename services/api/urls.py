@@ -1,19 +1,19 @@
-"""URLs that users submit (webhook channels): http(s) only, and no private, loopback,
-link-local or otherwise internal address (``services.runtime.addresses``) unless the
-operator allows them.
+"""URLs and hosts that users submit (webhook channels, SMTP servers): http(s) only, and no
+private, loopback, link-local or otherwise internal address (``services.runtime.addresses``)
+unless the operator allows them.
 
 Host names are resolved and every address checked. A name that does not resolve now is
 accepted (DNS may be down or the name not yet live): the notifier checks again when it
-delivers. Call this from a worker thread: resolution blocks.
+delivers (``services/notifier/channels/guard.py``). Call this from a worker thread:
+resolution blocks.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
 
-from services.runtime.addresses import first_internal, is_internal_address
+from services.runtime.addresses import internal_address_of
 
 MAX_URL = 2000
 
@@ -37,27 +37,25 @@ def check_url(url: str, *, allow_private: bool) -> str:
         _ = parts.port
     except ValueError as exc:
         raise UnsafeUrl(f"bad port: {exc}") from None
-    return url if allow_private else _check_host(url, host)
+    if not allow_private:
+        check_host(host)
+    return url
 
 
-def _check_host(url: str, host: str) -> str:
+def check_host(host: str) -> None:
+    """``UnsafeUrl`` when ``host`` (a URL's, an SMTP server's) is or resolves to an internal
+    address."""
     if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
         ".localhost"
     ):
         raise UnsafeUrl(f"host {host!r} is loopback")
+    address = internal_address_of(host)  # a name that does not resolve now: see above
+    if address is None:
+        return
     try:
-        literal = ipaddress.ip_address(host)
+        ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        literal = None
-    if literal is not None:
-        if is_internal_address(literal):
-            raise UnsafeUrl(f"address {host} is private, loopback or link-local")
-        return url
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return url  # see the module docstring
-    address = first_internal(infos)
-    if address is not None:
-        raise UnsafeUrl(f"host {host!r} resolves to {address}, a private or internal address")
-    return url
+        pass  # a name
+    else:
+        raise UnsafeUrl(f"address {host} is private, loopback or link-local")
+    raise UnsafeUrl(f"host {host!r} resolves to {address}, a private or internal address")

@@ -70,6 +70,7 @@ from services.notifier.core import (
 )
 from services.notifier.delivery import Outcome, Worker
 from services.notifier.tracker import Watermarks
+from services.runtime.addresses import InternalHosts
 from services.runtime.bootstrap import group, topic
 from services.runtime.service import ServiceContext
 from services.runtime.settings import ConfigError
@@ -123,6 +124,8 @@ class NotifierService:
             else f"http://{cfg.api.host}:{cfg.api.port}/alerts/{{alert_id}}"
         )
         self.book = SubscriptionBook(subscriptions)
+        #: hosts checked before delivering for subscriptions from the API (channels.guard)
+        self.internal_hosts = None if cfg.api.allow_private_urls else InternalHosts()
         self.state = DeliveryState()
         self.marks = Watermarks()
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
@@ -315,9 +318,10 @@ class NotifierService:
     def _start_worker(self, sub: Subscription) -> None:
         if not sub.pushed:
             return
+        from_api = sub.id not in self.book.configured
         worker = Worker(
             sub,
-            build_channel(sub),
+            build_channel(sub, self.internal_hosts if from_api else None),
             self.outcomes.put,
             clock=self.context.clock,
             stop=self.worker_stop,

@@ -38,7 +38,7 @@ from services.api.models import (
     SubscriptionBody,
     errors,
 )
-from services.api.urls import UnsafeUrl, check_url
+from services.api.urls import UnsafeUrl, check_host, check_url
 from services.projections import queries
 
 SOURCE = "/tocsin/api"
@@ -152,6 +152,13 @@ def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any
             check_url(body.channel.url, allow_private=st.config.allow_private_urls)
         except UnsafeUrl as exc:
             raise unprocessable([(("body", "channel", "url"), f"URL refused: {exc}")]) from None
+    smtp_host = (body.channel.model_extra or {}).get("host")
+    if body.channel.kind == "email" and isinstance(smtp_host, str) and smtp_host:
+        try:
+            if not st.config.allow_private_urls:
+                check_host(smtp_host)
+        except UnsafeUrl as exc:
+            raise unprocessable([(("body", "channel", "host"), f"host refused: {exc}")]) from None
     # as given (the notifier applies the defaults), credentials as ${ENV} references
     definition = {
         "id": sid,

@@ -2,7 +2,8 @@
 
 The table below is the whole registry: a kind -> a factory taking the subscription's
 channel settings and its timeout. Pull channels (``atom``, ``sse``) have no sender: the API
-serves them from the log (see services/notifier/__init__.py).
+serves them from the log (see services/notifier/__init__.py). A subscription defined
+through the API gets its channel wrapped in a ``guard.GuardedChannel`` (no internal hosts).
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from services.alerting.subscriptions import (
     WebhookChannel,
 )
 from services.notifier.channels.base import Channel, DeliveryError, Outgoing
+from services.notifier.channels.guard import GuardedChannel
+from services.runtime.addresses import InternalHosts
 
 __all__ = ["Channel", "DeliveryError", "Outgoing", "build_channel"]
 
 
-def build_channel(sub: Subscription) -> Channel:
-    """The sender for a pushed subscription's channel."""
+def build_channel(sub: Subscription, hosts: InternalHosts | None = None) -> Channel:
+    """The sender for a pushed subscription's channel; with ``hosts``, one that refuses to
+    send to an internal host (``guard``)."""
+    sender = _sender(sub)
+    return sender if hosts is None else GuardedChannel(sender, sub.channel, hosts)
+
+
+def _sender(sub: Subscription) -> Channel:
     config = sub.channel
     timeout = sub.delivery.timeout_s
     if isinstance(config, WebhookChannel):

@@ -200,6 +200,27 @@ def test_webhook_urls_are_checked(env: Env, url: str, reason: str) -> None:
     assert env.records("subscriptions") == before
 
 
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("127.0.0.1", 422), ("localhost", 422), ("10.0.0.25", 422), ("smtp.example.org", 201)],
+)
+def test_an_email_channels_smtp_server_is_checked_as_a_url_is(
+    env: Env, host: str, status: int
+) -> None:
+    sub = {
+        "id": "mail-desk",
+        "channel": {"kind": "email", "host": host, "from": "t@example.org", "to": ["a@b.org"]},
+    }
+    before = env.records("subscriptions")
+    r = env.client.post("/subscriptions", json=sub, headers=W)
+    assert r.status_code == status, r.text
+    if status == 422:
+        detail = r.json()["detail"][0]
+        assert detail["loc"] == ["body", "channel", "host"]
+        assert detail["msg"].startswith("host refused: ")
+        assert env.records("subscriptions") == before
+
+
 def test_private_urls_when_the_operator_allows_them(tmp_path: Path) -> None:
     e = Env(tmp_path, allow_private_urls=True)
     with e.client:

@@ -1,0 +1,58 @@
+"""Where a subscription defined through the API may deliver: not into the internal network.
+
+Why: the API refuses a channel URL whose host is or resolves to an internal address
+(``services/api/urls.py``), but it accepts a name that does not resolve yet, and a name's
+answer can change after it was checked. Without a check at delivery, whoever may write
+subscriptions could have the notifier POST alerts to the cloud's metadata service or an
+internal API, and read the start of its answer in ``alert.delivery_failed``. So the
+channel of a subscription from the log is checked again before each send (a lookup per
+host and minute): an internal host is refused for good (not retried).
+
+The config file's subscriptions are the operator's own and go anywhere, and so do the
+API's when ``api.allow_private_urls`` is on. As for the poller, a name whose answer
+changes between this lookup and the connection's (DNS rebinding) is not caught here; an
+egress firewall or proxy is the stronger guard.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from services.alerting.subscriptions import ChannelConfig, EmailChannel
+from services.notifier.channels.base import Channel, DeliveryError, Outgoing
+from services.runtime.addresses import InternalHosts
+from services.runtime.redact import origin
+
+__all__ = ["GuardedChannel", "destination"]
+
+
+def destination(config: ChannelConfig) -> tuple[str, str]:
+    """The host a channel connects to, and how an error names it (never a URL's path)."""
+    if isinstance(config, EmailChannel):
+        return config.host, f"smtp {config.host}:{config.port}"
+    url = getattr(config, "url", "")
+    return urlsplit(url).hostname or "", origin(url)
+
+
+class GuardedChannel:
+    """A channel whose host is checked before each send."""
+
+    def __init__(self, inner: Channel, config: ChannelConfig, hosts: InternalHosts) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.host, self.where = destination(config)
+        self.hosts = hosts
+
+    def send(self, message: Outgoing) -> int | None:
+        address = self.hosts.internal(self.host)
+        if address is not None:
+            raise DeliveryError(
+                f"{self.kind} {self.where}: refused: {self.host} is or resolves to {address}, "
+                "an internal address, and the subscription came through the API "
+                "(api.allow_private_urls is off)",
+                retryable=False,
+            )
+        return self.inner.send(message)
+
+    def close(self) -> None:
+        self.inner.close()
