@@ -1,7 +1,7 @@
 """Subscriptions: who wants which alerts, through which channel, and when.
 
-Shared by the notifier (which pushes alerts to webhook, Slack/Mattermost and email
-subscriptions) and the API (which serves ``atom`` and ``sse`` subscriptions as a feed and a
+Shared by the notifier (which pushes alerts to webhook, Slack/Mattermost, Telegram and
+email subscriptions) and the API (which serves ``atom`` and ``sse`` subscriptions as a feed and a
 stream): both validate definitions with this one model. Pure: no I/O; ``expand_secrets``
 reads the environment only when it is not given one.
 
@@ -19,6 +19,7 @@ Shape (YAML)::
       match: {rules: [csto-armenia-azerbaijan], labels: {region: caucasus},
               min_severity: medium, countries: [AM, AZ], entities: [org:csto]}
       channel: {kind: webhook, url: https://example.org/hook, secret: "${WEBHOOK_SECRET}"}
+               # or {kind: telegram, token: "${TELEGRAM_BOT_TOKEN}", chat_id: "-1001234567890"}
       mode: immediate            # or {digest: "0 8 * * *", tz: Asia/Yerevan}
                                  # or {every_minutes: 30}
       quiet_hours: {start: "22:00", end: "07:00", tz: Asia/Yerevan}
@@ -67,6 +68,7 @@ __all__ = [
     "Subscriber",
     "Subscription",
     "SubscriptionError",
+    "TelegramChannel",
     "WebhookChannel",
     "definition_problems",
     "expand_secrets",
@@ -159,6 +161,35 @@ class SlackChannel(_HttpChannel):
     channel: str | None = None
 
 
+class TelegramChannel(_Model):
+    """A Telegram chat, group or channel, through a bot: the Bot API's ``sendMessage`` with
+    HTML formatting. The bot must be a member of the chat (an administrator of a channel)."""
+
+    kind: Literal["telegram"]
+    token: SecretStr = Field(description="the bot's token from @BotFather; use ${ENV}")
+    chat_id: str = Field(
+        description="a numeric chat id (-100... for channels and supergroups) or a public "
+        "channel's @username"
+    )
+    thread_id: int | None = Field(default=None, ge=1, description="a forum topic's thread id")
+    silent: bool = Field(default=False, description="deliver without a notification sound")
+    api_url: str = Field(
+        default="https://api.telegram.org", description="the Bot API server (self-hosted)"
+    )
+
+    @field_validator("chat_id")
+    @classmethod
+    def _chat(cls, value: str) -> str:
+        if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            raise ValueError("must be a numeric chat id or a channel's @username")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value)
+
+
 class EmailChannel(_Model):
     """Email over SMTP: plain text and HTML, one message per alert or per digest."""
 
@@ -202,11 +233,11 @@ class SseChannel(_Model):
 
 
 ChannelConfig = Annotated[
-    WebhookChannel | SlackChannel | EmailChannel | AtomChannel | SseChannel,
+    WebhookChannel | SlackChannel | TelegramChannel | EmailChannel | AtomChannel | SseChannel,
     Field(discriminator="kind"),
 ]
 #: channels the notifier sends to
-PUSH_KINDS = frozenset({"webhook", "slack", "mattermost", "email"})
+PUSH_KINDS = frozenset({"webhook", "slack", "mattermost", "telegram", "email"})
 #: channels the API serves (``/subscriptions/{id}/feed.atom`` and ``/subscriptions/{id}/stream``)
 PULL_KINDS = frozenset({"atom", "sse"})
 
@@ -354,7 +385,7 @@ def _describe(exc: ValidationError, where: str) -> list[str]:
     return [f"{where}: {'.'.join(loc) or '(subscription)'}: {msg}" for loc, msg in _problems(exc)]
 
 
-_CHANNEL_TAGS = frozenset({"webhook", "slack", "mattermost", "email", "atom", "sse"})
+_CHANNEL_TAGS = frozenset({"webhook", "slack", "mattermost", "telegram", "email", "atom", "sse"})
 
 
 def definition_problems(raw: Mapping[str, Any]) -> list[Problem]:

@@ -130,7 +130,7 @@ def redact_channel(channel: dict[str, Any]) -> dict[str, Any]:
         else:
             host = parts.netloc.rpartition("@")[2]  # host[:port], no userinfo
             out["url"] = f"{parts.scheme}://{host}/{REDACTED}"
-    for name in ("secret", "password"):
+    for name in ("secret", "password", "token"):
         if name in out and not is_reference(out[name]):
             out[name] = REDACTED
     headers = out.get("headers")
@@ -159,7 +159,7 @@ class ChannelBody(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    kind: Literal["webhook", "slack", "mattermost", "email", "atom", "sse"]
+    kind: Literal["webhook", "slack", "mattermost", "telegram", "email", "atom", "sse"]
     url: str | None = Field(
         default=None,
         max_length=2000,
@@ -171,6 +171,12 @@ class ChannelBody(BaseModel):
         default=None, description="webhook: a ${ENV} reference to the HMAC-SHA256 signing key"
     )
     password: str | None = Field(default=None, description="email: a ${ENV} reference")
+    token: str | None = Field(
+        default=None, description="telegram: a ${ENV} reference to the bot's token"
+    )
+    api_url: str | None = Field(
+        default=None, max_length=2000, description="telegram: a self-hosted Bot API server"
+    )
     headers: dict[str, str] | None = Field(
         default=None,
         description="webhook: extra request headers; a header that carries a credential "
@@ -192,7 +198,7 @@ class ChannelBody(BaseModel):
             )
         return value
 
-    @field_validator("secret", "password")
+    @field_validator("secret", "password", "token")
     @classmethod
     def _reference(cls, value: str | None) -> str | None:
         if value is not None and not is_reference(value):

@@ -147,11 +147,14 @@ def reopen(
 
 
 def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any]:
-    if body.channel.url is not None:
+    for field in ("url", "api_url"):
+        url = getattr(body.channel, field)
+        if url is None:
+            continue
         try:
-            check_url(body.channel.url, allow_private=st.config.allow_private_urls)
+            check_url(url, allow_private=st.config.allow_private_urls)
         except UnsafeUrl as exc:
-            raise unprocessable([(("body", "channel", "url"), f"URL refused: {exc}")]) from None
+            raise unprocessable([(("body", "channel", field), f"URL refused: {exc}")]) from None
     smtp_host = (body.channel.model_extra or {}).get("host")
     if body.channel.kind == "email" and isinstance(smtp_host, str) and smtp_host:
         try:

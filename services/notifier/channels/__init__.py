@@ -12,6 +12,7 @@ from services.alerting.subscriptions import (
     EmailChannel,
     SlackChannel,
     Subscription,
+    TelegramChannel,
     WebhookChannel,
 )
 from services.notifier.channels.base import Channel, DeliveryError, Outgoing
@@ -39,6 +40,10 @@ def _sender(sub: Subscription) -> Channel:
         from services.notifier.channels.slack import SlackSender
 
         return SlackSender(config, timeout)
+    if isinstance(config, TelegramChannel):
+        from services.notifier.channels.telegram import TelegramSender
+
+        return TelegramSender(config, timeout)
     if isinstance(config, EmailChannel):
         from services.notifier.channels.smtp import EmailSender
 

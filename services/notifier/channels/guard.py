@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from services.alerting.subscriptions import ChannelConfig, EmailChannel
+from services.alerting.subscriptions import ChannelConfig, EmailChannel, TelegramChannel
 from services.notifier.channels.base import Channel, DeliveryError, Outgoing
 from services.runtime.addresses import InternalHosts
 from services.runtime.redact import origin
@@ -30,7 +30,7 @@ def destination(config: ChannelConfig) -> tuple[str, str]:
     """The host a channel connects to, and how an error names it (never a URL's path)."""
     if isinstance(config, EmailChannel):
         return config.host, f"smtp {config.host}:{config.port}"
-    url = getattr(config, "url", "")
+    url = config.api_url if isinstance(config, TelegramChannel) else getattr(config, "url", "")
     return urlsplit(url).hostname or "", origin(url)
 
 

@@ -2,8 +2,8 @@
 
 Article titles, snippets and descriptions are untrusted: the HTML escapes every value
 (``html.escape``), Slack text escapes ``& < >`` as Slack asks, Mattermost text escapes
-Markdown and breaks ``@`` mentions as well, and nothing is ever interpreted as markup or
-a template.
+Markdown and breaks ``@`` mentions as well, Telegram's HTML escapes ``& < >`` (and quotes in
+links), and nothing is ever interpreted as markup or a template.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "mattermost_plain",
     "slack_escape",
     "subject",
+    "telegram_html",
 ]
 
 SEVERITY_COLOURS: dict[Severity, str] = {
@@ -161,3 +162,73 @@ def mattermost_plain(text: str) -> str:
     """Untrusted text for a Mattermost field shown as plain text (``fallback``, in
     notifications): Slack's controls escaped and mentions broken, no backslashes."""
     return slack_escape(text).replace("@", _MENTION)
+
+
+#: Telegram's limit on a message's text, in UTF-16 code units; the HTML is kept within it,
+#: so the text it shows is too
+TELEGRAM_LIMIT = 4096
+_TELEGRAM_CUT = 80  # room for the line that says what was left out
+
+
+def telegram_html(message: Outgoing) -> str:
+    """The message in the HTML that Telegram's Bot API reads (``parse_mode: HTML``): every
+    line a whole fragment (its tags closed on it), so that a message cut to Telegram's
+    length at a line stays valid; untrusted text cut to a sensible length first."""
+    lines = [f"<b>{len(message.alerts)} alerts</b>"] if message.digest else []
+    room = TELEGRAM_LIMIT - _TELEGRAM_CUT - _utf16(lines)
+    for number, alert in enumerate(message.alerts):
+        block = _telegram_alert(message, alert)
+        if lines:
+            block = ["", *block]
+        fits = _fitting(block, room)
+        lines += fits
+        room -= _utf16(fits)
+        if len(fits) < len(block):
+            started = any(fits)  # this alert's first line is in
+            left = len(message.alerts) - number - started
+            more = f"; {left} more alert(s) not shown" if left else ""
+            lines.append(f"<i>… cut to Telegram's length{more}</i>")
+            break
+    return "\n".join(lines)
+
+
+def _fitting(block: list[str], room: int) -> list[str]:
+    """The first lines of ``block`` that fit in ``room`` (with their line breaks)."""
+    out: list[str] = []
+    for line in block:
+        room -= _utf16([line])
+        if room < 0:
+            break
+        out.append(line)
+    return out
+
+
+def _utf16(lines: list[str]) -> int:
+    """Telegram's length of the lines, each with its line break."""
+    return sum(len(line.encode("utf-16-le")) // 2 + 1 for line in lines)
+
+
+def _telegram_alert(message: Outgoing, alert: AlertRaised) -> list[str]:
+    def e(text: str, limit: int) -> str:
+        return html.escape(_one_line(text)[:limit], quote=False)
+
+    lines = [f"<b>[{alert.severity.value.upper()}] {e(alert.title, 300)}</b>"]
+    if alert.description:
+        lines.append(e(alert.description, 500))
+    for ev in alert.evidence[:5]:
+        lines.append(f"• <b>{e(ev.surface, 100)}</b>: …{e(ev.snippet, 300)}…")
+    for art in alert.articles[:5]:
+        label = e(art.title or art.article_id, 200)
+        where = e(art.source_id, 100)
+        if art.url and art.url.startswith(("http://", "https://")):
+            lines.append(f'<a href="{html.escape(art.url, quote=True)}">{label}</a> · {where}')
+        else:
+            lines.append(f"{label} · {where}")
+    lines.append(
+        f"<i>rule {e(alert.rule_id, 200)} · {alert.source_count} source(s) · "
+        f"revision {alert.revision}</i>"
+    )
+    own = alert_link(message, alert)
+    if own:
+        lines.append(f'<a href="{html.escape(own, quote=True)}">Open in Tocsin</a>')
+    return lines

@@ -221,6 +221,28 @@ def test_an_email_channels_smtp_server_is_checked_as_a_url_is(
         assert env.records("subscriptions") == before
 
 
+def test_a_telegram_channel_takes_its_token_as_a_reference_and_a_public_api(env: Env) -> None:
+    def sub(**channel: object) -> dict[str, object]:
+        base = {"kind": "telegram", "token": "${TG_TOKEN}", "chat_id": "-1001234567890"}
+        return {"id": "tg-desk", "channel": {**base, **channel}}
+
+    refused = [
+        (sub(token="123456789:AAE-plain-token-in-the-body"), ["body", "channel", "token"]),
+        (sub(api_url="http://169.254.169.254"), ["body", "channel", "api_url"]),
+        (sub(chat_id="the desk"), ["body", "channel", "chat_id"]),
+    ]
+    before = env.records("subscriptions")
+    for body, loc in refused:
+        r = env.client.post("/subscriptions", json=body, headers=W)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == loc
+    assert env.records("subscriptions") == before
+    assert env.client.post("/subscriptions", json=sub(), headers=W).status_code == 201
+    env.project()
+    shown = env.client.get("/subscriptions/tg-desk", headers=R).json()
+    assert shown["definition"]["channel"]["token"] == "${TG_TOKEN}"
+
+
 def test_private_urls_when_the_operator_allows_them(tmp_path: Path) -> None:
     e = Env(tmp_path, allow_private_urls=True)
     with e.client:

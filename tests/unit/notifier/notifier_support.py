@@ -2,7 +2,8 @@
 
 ``Receiver`` is a threaded HTTP server that records every request (headers, body, whether the
 signature verified) and answers from a script: a list of behaviours consumed one per request
-("ok", a status code such as 500 or 429, "hang", "kill"), then "ok" for the rest.
+("ok", a status code such as 500 or 429, a (status, JSON answer) pair, "hang", "kill"), then
+"ok" for the rest.
 """
 
 from __future__ import annotations
@@ -152,6 +153,15 @@ class Receiver:
             except OSError:
                 self.flood_cut += 1
             handler.close_connection = True
+            return
+        if isinstance(action, tuple):  # (status, a JSON answer), as an API answers
+            status, answer = action
+            out = json.dumps(answer).encode()
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(out)))
+            handler.end_headers()
+            handler.wfile.write(out)
             return
         if isinstance(action, int):
             out = b"busy"
