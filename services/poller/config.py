@@ -33,14 +33,22 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.runtime.redact import shown_url
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SOURCES_FILE = DATA_DIR / "default_sources.yaml"
 
-SourceKind = Literal["feed", "page", "jsonl"]
+SourceKind = Literal["feed", "page", "jsonl", "telegram"]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -141,8 +149,9 @@ class SourceConfig(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _url_allowed(cls, value: str) -> str:
-        return check_url(value)
+    def _url_allowed(cls, value: str, info: ValidationInfo) -> str:
+        value = check_url(value)
+        return preview_url(value) if info.data.get("kind") == "telegram" else value
 
     @field_validator("every", "jitter", "host_delay", "record_quiet_every", mode="before")
     @classmethod
@@ -250,6 +259,20 @@ def normalise_language(tag: str | None) -> str | None:
         return None
     primary = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
     return primary if 2 <= len(primary) <= 3 and primary.isalpha() else None
+
+
+#: Telegram's hosts, whose channel pages have a public preview under /s/
+_TELEGRAM_HOSTS = frozenset({"t.me", "www.t.me", "telegram.me", "www.telegram.me"})
+
+
+def preview_url(url: str) -> str:
+    """A Telegram channel's link (``https://t.me/caucasus_news``, ``@``-free) as its public
+    preview, ``https://t.me/s/caucasus_news``, which ``parsers.telegram`` reads; any other
+    URL as it is (a saved page, a mirror)."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in _TELEGRAM_HOSTS or parts.path.startswith("/s/"):
+        return url
+    return parts._replace(scheme="https", path="/s" + parts.path).geturl()
 
 
 def check_url(value: str) -> str:

@@ -70,6 +70,7 @@ _LOCAL_SUFFIXES = {
     "feed": (".xml", ".rss", ".atom", ".rdf", ".json", ".feed"),
     "page": (".html", ".htm", ".xhtml"),
     "jsonl": (".jsonl", ".ndjson"),
+    "telegram": (".html", ".htm"),
 }
 
 

@@ -38,7 +38,11 @@ log = logging.getLogger(__name__)
 THREAD_ABOVE_BYTES = 262_144
 #: After this many pool breakages without a parse in between, parsing moves in-process.
 MAX_BROKEN_IN_A_ROW = 3
-_PRELOAD = ["services.poller.parsers.feeds", "services.poller.parsers.jsonl"]
+_PRELOAD = [
+    "services.poller.parsers.feeds",
+    "services.poller.parsers.jsonl",
+    "services.poller.parsers.telegram",
+]
 
 
 def default_workers() -> int:
@@ -57,6 +61,8 @@ def parse_document(kind: str, doc: Document) -> Parsed:
         from services.poller.parsers.jsonl import parse_jsonl as parser
     elif kind == "page":
         from services.poller.parsers.pages import parse_page as parser
+    elif kind == "telegram":
+        from services.poller.parsers.telegram import parse_telegram as parser
     else:
         raise ValueError(f"no parser for source kind {kind!r}")
     return parser(doc)

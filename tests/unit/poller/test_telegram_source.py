@@ -1,0 +1,130 @@
+# ruff: noqa: RUF001  (Russian text on purpose)
+"""Telegram channels as sources, through their public preview (https://t.me/s/<channel>).
+
+The page in data/telegram_preview.html was written for these tests (an invented channel) in
+the markup of real previews as public scrapers read them; it is served by a real HTTP
+server on 127.0.0.1 standing in for t.me, which cannot be reached here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from feed_server import FeedServer, Route
+from test_poll_http import events, service, sources
+
+from schemas import PollStatus
+from services.eventlog import EventLog
+from services.poller.config import SourceConfigError, load_sources
+from services.poller.errors import ParseError
+from services.poller.fetch import Document
+from services.poller.parsers.telegram import parse_telegram
+from services.text import analyse
+
+PAGE = (Path(__file__).parent / "data" / "telegram_preview.html").read_bytes()
+
+
+def parse(body: bytes) -> list:  # type: ignore[type-arg]
+    doc = Document("https://t.me/s/caucasus_watch", body, "text/html", "utf-8")
+    return parse_telegram(doc).items
+
+
+def test_each_post_with_text_is_an_item_with_its_link_date_and_author() -> None:
+    doc = Document("https://t.me/s/caucasus_watch", PAGE, "text/html", "utf-8")
+    parsed = parse_telegram(doc)
+    assert parsed.skipped == 2  # "Channel created", a photo alone
+    got = [(i.guid, i.url, i.published, i.authors) for i in parsed.items]
+    at = [datetime(2026, 11, 27, h, m, tzinfo=UTC) for h, m in ((7, 37), (9, 15), (10, 0))]
+    assert got[:3] == [
+        ("caucasus_watch/101", "https://t.me/caucasus_watch/101", at[0], ("Caucasus Watch",)),
+        ("caucasus_watch/102", "https://t.me/caucasus_watch/102", at[1], ("Caucasus Watch",)),
+        # a forwarded post is by the channel it came from
+        ("caucasus_watch/103", "https://t.me/caucasus_watch/103", at[2], ("Border Desk",)),
+    ]
+    assert [i.guid for i in parsed.items[3:]] == ["caucasus_watch/105", "caucasus_watch/106"]
+
+
+def test_a_posts_first_line_is_its_title_and_only_its_own_text_counts() -> None:
+    first, reply, forwarded, preview, album = parse(PAGE)
+    assert (first.title, first.text) == (
+        "🚨 Обстрел на границе Армении и Азербайджана",
+        "Минобороны Армении сообщает об обстреле позиций у села Тех. Ереван обратился в ОДКБ.",
+    )
+    # the quoted post's text is the other post's
+    assert (reply.title, reply.text) == (
+        "Update: firing stopped at 09:10, local officials say.",
+        "",
+    )
+    assert forwarded.title == (
+        "CSTO secretary general to visit Yerevan next week & meet the defence minister."
+    )
+    # a link preview says what the post links to
+    assert (preview.title, preview.text) == (
+        "Traffic resumes on the Lachin road",
+        "Trucks crossed in both directions on Wednesday.",
+    )
+    # a first line too long for a title is cut at a word, and the text keeps it whole
+    assert album.title.endswith("where both sides had reinforced…") and len(album.title) <= 161
+    assert album.text.startswith("Kyrgyz and Tajik border guards met in Batken after a night")
+    assert album.text.endswith("villagers were moved away\nTalks go on tomorrow.")
+
+
+def test_posts_name_what_the_desk_watches() -> None:
+    first, _, forwarded, *_ = parse(PAGE)
+    assert {"country:AM", "country:AZ", "org:csto"} <= analyse(first.title, first.text).entity_ids
+    assert "org:csto" in analyse(forwarded.title, forwarded.text).entity_ids
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'<html><body><div class="tgme_page"><div class="tgme_page_title">A chat'
+            b"</div></div></body></html>",
+            "no public preview",
+        ),
+        (b"<html><body><p>Just a page.</p></body></html>", "not a Telegram channel's public"),
+    ],
+)
+def test_a_page_that_is_no_channel_preview_is_a_clear_error(body: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse(body)
+
+
+def test_a_channel_link_is_read_through_its_public_preview() -> None:
+    (src,) = load_sources([{"id": "cw", "kind": "telegram", "url": "https://t.me/caucasus_watch"}])
+    assert src.url == "https://t.me/s/caucasus_watch"
+    (same,) = load_sources([{"id": "cw", "kind": "telegram", "url": "https://t.me/s/cw"}])
+    assert same.url == "https://t.me/s/cw"
+    (feed,) = load_sources([{"id": "f", "url": "https://t.me/caucasus_watch"}])
+    assert feed.url == "https://t.me/caucasus_watch"  # only telegram sources are rewritten
+    with pytest.raises(SourceConfigError, match="kind"):
+        load_sources([{"id": "x", "kind": "telegrm", "url": "https://t.me/s/x"}])
+
+
+def test_a_telegram_source_is_polled_and_an_edited_post_is_an_update(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    route = Route(PAGE, "text/html; charset=utf-8")
+    url = server.add("/s/caucasus_watch", route)
+    srcs = sources({"id": "cw", "kind": "telegram", "url": url, "language": "ru"})
+    svc = service(sqlite_log, srcs)
+    svc.run_until_idle()
+    (report,) = svc.reports
+    assert report.status is PollStatus.OK, report.error_message
+    # seen: the seven posts; new: the five with text
+    assert (report.items_seen, report.new_articles) == (7, 5)
+    published = events(sqlite_log, "articles.published")
+    assert sorted(a.url for a in published) == [  # type: ignore[attr-defined]
+        f"https://t.me/caucasus_watch/{n}" for n in (101, 102, 103, 105, 106)
+    ]
+    assert {(a.source_id, a.language_hint) for a in published} == {("cw", "ru")}  # type: ignore[attr-defined]
+
+    route.body = PAGE.replace(b"firing stopped at 09:10", b"firing stopped at 09:40")
+    again = service(sqlite_log, srcs)
+    again.run_until_idle()
+    assert again.reports[0].new_articles == 1
+    (edited,) = [a for a in events(sqlite_log, "articles.published") if a.is_update]  # type: ignore[attr-defined]
+    assert edited.url == "https://t.me/caucasus_watch/102"  # type: ignore[attr-defined]
+    assert "09:40" in edited.title  # type: ignore[attr-defined]
