@@ -54,7 +54,7 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _MARKUP = re.compile(r"<[A-Za-z!/?]")
 # C0 controls and DEL, which lxml refuses; with C1 (what ftfy leaves of it has no
 # Windows-1252 meaning), what no text keeps.
-_XML_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+XML_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 # Only what undoes damage done before the text reached us: mojibake (UTF-8 read as
@@ -213,7 +213,7 @@ def _tree_to_text(value: str) -> str:
     # control characters end up dropped anyway (tidy); left in, lxml refuses to set the
     # text around them (ValueError), which would lose the whole feed. C1 stays for tidy,
     # which reads it as Windows-1252 punctuation first.
-    value = _XML_REFUSED.sub("", value)
+    value = XML_REFUSED.sub("", value)
     # libxml2 stops at 256 levels of nesting unless told otherwise, and everything after
     # the deepest point was lost without a word (300 unclosed <b> emptied an item). With
     # huge_tree it reads 2,048; deeper still, the tags are stripped instead. One parser per

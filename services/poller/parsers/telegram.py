@@ -18,6 +18,7 @@ post keeps its URL, so the poller publishes it as an update of the same article.
 from __future__ import annotations
 
 import codecs
+import re
 from datetime import UTC, datetime
 
 import lxml.etree
@@ -26,7 +27,7 @@ import lxml.html
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
-from services.poller.parsers.html import author_names, html_to_text, tidy
+from services.poller.parsers.html import XML_REFUSED, author_names, html_to_text, tidy
 
 __all__ = ["parse_telegram"]
 
@@ -59,17 +60,23 @@ _CHANNEL_PAGE = lxml.etree.XPath(
     f"//*[{_has_class('tgme_channel_info')} or {_has_class('tgme_channel_history')}]"
 )
 _OTHER_PAGE = lxml.etree.XPath(f"//*[{_has_class('tgme_page')}]")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _root(doc: Document) -> lxml.html.HtmlElement:
+    """The page's tree, decoded here with the HTTP charset (t.me serves UTF-8): libxml2
+    knows fewer charset names than Python ("latin-1" raised a LookupError)."""
     encoding = doc.charset or "utf-8"
     try:
         codecs.lookup(encoding)
     except LookupError:
         encoding = "utf-8"
-    parser = lxml.html.HTMLParser(encoding=encoding, huge_tree=True)
+    # controls, a NUL above all, end libxml2's reading ("Document is empty"): dropped, as
+    # for any HTML (``html.XML_REFUSED``)
+    markup = XML_REFUSED.sub("", doc.body.decode(encoding, errors="replace"))
+    markup = _XML_DECLARATION.sub("", markup, count=1)  # lxml refuses one in a str (XHTML)
     try:
-        return lxml.html.document_fromstring(doc.body, parser=parser)
+        return lxml.html.document_fromstring(markup, parser=lxml.html.HTMLParser(huge_tree=True))
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ParseError(f"not a readable HTML page: {exc}") from None
 

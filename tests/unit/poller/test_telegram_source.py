@@ -128,3 +128,21 @@ def test_a_telegram_source_is_polled_and_an_edited_post_is_an_update(
     (edited,) = [a for a in events(sqlite_log, "articles.published") if a.is_update]  # type: ignore[attr-defined]
     assert edited.url == "https://t.me/caucasus_watch/102"  # type: ignore[attr-defined]
     assert "09:40" in edited.title  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("change", "charset"),
+    [
+        (lambda page: page.replace(b"<html>", b"<html>\x00\x01"), "utf-8"),  # controls
+        (lambda page: b"<?xml version='1.0' encoding='utf-8'?>\n" + page, "utf-8"),  # XHTML
+        (lambda page: page, "latin-1"),  # a name libxml2 does not know
+        (lambda page: page, "no-such-charset"),
+    ],
+)
+def test_a_page_with_controls_a_declaration_or_an_odd_charset_is_still_read(
+    change: object, charset: str
+) -> None:
+    body = change(PAGE)  # type: ignore[operator]
+    doc = Document("https://t.me/s/caucasus_watch", body, "text/html", charset)
+    items = parse_telegram(doc).items
+    assert [i.guid for i in items] == [f"caucasus_watch/{n}" for n in (101, 102, 103, 105, 106)]
