@@ -31,8 +31,8 @@ from services.poller.appender import GroupAppender
 from services.poller.config import SourceConfig
 from services.poller.core import polled_message, published_message, select_new
 from services.poller.errors import PollError
-from services.poller.fetch import Fetcher, FetchResult
-from services.poller.parsers import Parsed
+from services.poller.fetch import Document, Fetcher, FetchResult
+from services.poller.parsers import Parsed, RawItem
 from services.poller.parsers.pages import listing_links, parse_page
 from services.poller.parsing import THREAD_ABOVE_BYTES, ParsePool
 from services.poller.state import HealthBook, KnownArticles
@@ -40,6 +40,8 @@ from services.poller.unchanged import Reduced, Seen, reduce_feed
 from services.runtime.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+#: preview pages of a Telegram channel read per poll at most (about twenty posts each)
+TELEGRAM_PAGES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,8 @@ class Poller:
         """Parse every document; a folder survives bad files, a single document does not."""
         if source.kind == "page" and source.follow is not None:
             return await self._parse_listing(source, result)
+        if source.kind == "telegram" and len(result.documents) == 1:
+            return await self._parse_telegram(source, result.documents[0])
         if reduced is not None:
             if not reduced.kept:  # every item was read before: nothing left to parse
                 return Parsed()
@@ -262,6 +266,41 @@ class Poller:
                 merged.items.extend(page.items)
                 merged.language = merged.language or page.language
         return merged
+
+    async def _parse_telegram(self, source: SourceConfig, doc: Document) -> Parsed:
+        """A channel's preview shows its latest twenty or so posts. After a gap (the poller
+        down, a burst of posts between two polls) the posts before those are on earlier
+        pages: they are read back, up to ``TELEGRAM_PAGES`` pages in all, until a page
+        holds a post already published, so that none is lost. A source never polled
+        successfully reads its latest page only: the channel's history is not an alert."""
+        page = await self.parsers.parse("telegram", doc)
+        merged = Parsed(list(page.items), warnings=list(page.warnings), skipped=page.skipped)
+        health = self.health.by_source.get(source.id)
+        if health is None or health.last_ok is None or health.last.url != source.shown_url:
+            return merged
+        for _ in range(TELEGRAM_PAGES - 1):
+            if not page.earlier or not page.items or self._any_known(page.items):
+                return merged
+            try:
+                earlier = await self.fetcher.fetch_plain(page.earlier, found_on=source.url)
+                page = await self.parsers.parse("telegram", earlier)
+            except PollError as exc:
+                merged.warnings.append(f"earlier posts: {exc.error_class}: {exc}"[:300])
+                return merged
+            merged.items[:0] = page.items
+            merged.skipped += page.skipped
+        if page.earlier and page.items and not self._any_known(page.items):
+            merged.warnings.append(
+                f"more than {TELEGRAM_PAGES} pages of posts since the last poll: the older "
+                "ones were not read (poll this channel more often)"
+            )
+        return merged
+
+    def _any_known(self, items: Iterable[RawItem]) -> bool:
+        return any(
+            item.url is not None and article_id(url=canonical_url(item.url)) in self.known
+            for item in items
+        )
 
     async def _follow(self, url: str, found_on: str) -> Parsed:
         doc = await self.fetcher.fetch_plain(url, found_on=found_on)

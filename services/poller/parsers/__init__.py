@@ -47,3 +47,5 @@ class Parsed:
     language: str | None = None
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
+    #: the page of earlier items, when the document links one (a Telegram preview's)
+    earlier: str | None = None

@@ -12,7 +12,9 @@ A post has no title: its first line is one, and the rest its text. A post withou
 message such as "Channel created") is skipped and counted. A link preview's title and
 description are added to the text: they say what the post links to. A quoted reply's text
 is the other post's, and a forwarded post's author is the channel it came from. An edited
-post keeps its URL, so the poller publishes it as an update of the same article.
+post keeps its URL, so the poller publishes it as an update of the same article. The link
+to the page of earlier posts is kept (``Parsed.earlier``): the poller reads back through
+them after a gap (``poller.Poller._parse_telegram``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ _CHANNEL_PAGE = lxml.etree.XPath(
     f"//*[{_has_class('tgme_channel_info')} or {_has_class('tgme_channel_history')}]"
 )
 _OTHER_PAGE = lxml.etree.XPath(f"//*[{_has_class('tgme_page')}]")
+#: the link to the page of earlier posts (``?before=<id>``)
+_EARLIER = lxml.etree.XPath(f"//a[{_has_class('tme_messages_more')}][@data-before]/@href")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -122,7 +126,8 @@ def parse_telegram(doc: Document) -> Parsed:
         raise ParseError("not a Telegram channel's public preview (https://t.me/s/<channel>)")
     titles = _CHANNEL_TITLE(root)
     channel = tidy(titles[0].text_content()) if titles else ""
-    parsed = Parsed()
+    earlier = _EARLIER(root)
+    parsed = Parsed(earlier=http_url(str(earlier[0]), doc.url) if earlier else None)
     for post in posts:
         where = str(post.get("data-post") or "").strip()
         links = _DATE_LINK(post)

@@ -146,3 +146,70 @@ def test_a_page_with_controls_a_declaration_or_an_odd_charset_is_still_read(
     doc = Document("https://t.me/s/caucasus_watch", body, "text/html", charset)
     items = parse_telegram(doc).items
     assert [i.guid for i in items] == [f"caucasus_watch/{n}" for n in (101, 102, 103, 105, 106)]
+
+
+_POST = (
+    '<div class="tgme_widget_message_wrap"><div class="tgme_widget_message" data-post="desk/{n}">'
+    '<div class="tgme_widget_message_text js-message_text">Post {n} from the border</div>'
+    '<div class="tgme_widget_message_footer"><a class="tgme_widget_message_date" '
+    'href="https://t.me/desk/{n}"><time datetime="2026-11-27T10:00:00+00:00"></time></a>'
+    "</div></div></div>"
+)
+
+
+def preview(numbers: range, earlier: str) -> Route:
+    """A preview page holding ``numbers``, linking the page of earlier posts."""
+    more = (
+        f'<a href="{earlier}" class="tme_messages_more js-messages_more" '
+        f'data-before="{numbers[0]}"></a>'
+    )
+    posts = "".join(_POST.format(n=n) for n in numbers)
+    page = (
+        '<html><body><div class="tgme_channel_info"><div class="tgme_channel_info_header_title">'
+        f'<span>Desk</span></div></div><section class="tgme_channel_history">{more}{posts}'
+        "</section></body></html>"
+    )
+    return Route(page.encode(), "text/html; charset=utf-8")
+
+
+def test_the_link_to_earlier_posts_is_kept() -> None:
+    doc = Document("https://t.me/s/caucasus_watch", PAGE, "text/html", "utf-8")
+    assert parse_telegram(doc).earlier == "https://t.me/s/caucasus_watch?before=100"
+
+
+def test_after_a_gap_the_earlier_pages_are_read_back_until_a_known_post(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    url = server.add("/s/desk", preview(range(101, 121), "/s/desk-101"))
+    server.add("/s/desk-101", preview(range(81, 101), "/s/desk-81"))
+    srcs = sources({"id": "desk", "kind": "telegram", "url": url})
+
+    def requested(path: str) -> int:
+        return sum(1 for p, _ in server.requests if p.split("?")[0] == path)
+
+    first = service(sqlite_log, srcs)
+    first.run_until_idle()
+    # a new source: its latest page only, not the channel's history
+    assert first.reports[0].new_articles == 20 and requested("/s/desk-101") == 0
+
+    # thirty posts later: the latest page and the one before it, which holds known posts
+    server.add("/s/desk", preview(range(131, 151), "/s/desk-131"))
+    server.add("/s/desk-131", preview(range(111, 131), "/s/desk-111"))
+    server.add("/s/desk-111", preview(range(91, 111), "/s/desk-91"))
+    second = service(sqlite_log, srcs)
+    second.run_until_idle()
+    assert second.reports[0].new_articles == 30, second.reports[0].error_message
+    assert (requested("/s/desk-131"), requested("/s/desk-111")) == (1, 0)
+    numbers = sorted(int(a.url.rsplit("/", 1)[1]) for a in events(sqlite_log, "articles.published"))  # type: ignore[attr-defined]
+    assert numbers == list(range(101, 151))
+
+    # a gap longer than five pages: five are read, and the poll says what it left out
+    server.add("/s/desk", preview(range(400, 420), "/s/g1"))
+    for n, start in enumerate((380, 360, 340, 320, 300), start=1):
+        server.add(f"/s/g{n}", preview(range(start, start + 20), f"/s/g{n + 1}"))
+    third = service(sqlite_log, srcs)
+    third.run_until_idle()
+    (report,) = third.reports
+    assert report.new_articles == 100
+    assert "more than 5 pages of posts since the last poll" in (report.error_message or "")
+    assert (requested("/s/g4"), requested("/s/g5")) == (1, 0)
