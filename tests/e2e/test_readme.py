@@ -60,3 +60,27 @@ def test_the_main_command_raises_the_founding_alert(tmp_path: Path) -> None:
         outputs.append(result.stdout)
     assert (tmp_path / "data" / "tocsin.db").is_file()
     assert "csto-armenia-azerbaijan" in outputs[-1], "the founding example raises its alert"
+
+
+def test_the_configuration_example_is_a_valid_configuration() -> None:
+    """Every section of the README's example file is what its service accepts: settings,
+    sources, subscriptions (their ${ENV} references expanded as the services do)."""
+    import yaml
+
+    from services.alerting import load_subscriptions
+    from services.poller.config import load_sources
+    from services.runtime.settings import Settings
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    (example,) = [b for b in re.findall(r"```yaml\n(.+?)\n```", text, flags=re.S) if "log:" in b]
+    raw = yaml.safe_load(example)
+    env = {"KAFKA_PASSWORD": "x" * 16, "WEBHOOK_SECRET": "s" * 16, "TELEGRAM_BOT_TOKEN": "1:t"}
+    for name, value in env.items():
+        example = example.replace("${" + name + "}", value)
+    settings = Settings.model_validate(yaml.safe_load(example))
+    assert settings.log == raw["log"]
+    sources = load_sources(raw["sources"])
+    assert [s.kind for s in sources] == ["feed", "telegram"]
+    assert sources[1].url == "https://t.me/s/border_desk"
+    subscriptions = load_subscriptions(yaml.safe_load(example)["subscriptions"])
+    assert [s.kind for s in subscriptions] == ["webhook", "telegram"]
