@@ -57,27 +57,27 @@ def test_json_article_file_as_table(tmp_path: Path) -> None:
 def test_markup_in_names_is_shown_as_text(tmp_path: Path) -> None:
     desk = tmp_path / "desk.yaml"
     desk.write_text(
-        "entries:\n  - id: place:meghri\n    kind: place\n    name: '[red]Meghri'\n"
-        "    countries: [AM]\n    aliases: {en: [Meghri]}\n",
+        "entries:\n  - id: place:shvanidzor\n    kind: place\n    name: '[red]Shvanidzor'\n"
+        "    countries: [AM]\n    aliases: {en: [Shvanidzor]}\n",
         encoding="utf-8",
     )
-    result = runner.invoke(app, ["enrich", "-", "-g", str(desk)], input="[bold]Meghri[/bold]")
+    result = runner.invoke(app, ["enrich", "-", "-g", str(desk)], input="[bold]Shvanidzor[/bold]")
     assert result.exit_code == 0, result.output
-    assert "[red]Meghri" in result.stdout  # escaped, not read as rich markup
-    assert "Meghri [6:12]" in result.stdout
+    assert "[red]Shvanidzor" in result.stdout  # escaped, not read as rich markup
+    assert "Shvanidzor [6:16]" in result.stdout
 
 
 def test_user_gazetteer_and_bad_file(tmp_path: Path) -> None:
     good = tmp_path / "desk.yaml"
     good.write_text(
-        "entries:\n  - id: place:meghri\n    kind: place\n    name: Meghri\n    countries: [AM]\n",
+        "entries:\n  - id: place:shvanidzor\n    kind: place\n    name: Shvanidzor\n    countries: [AM]\n",
         encoding="utf-8",
     )
     result = runner.invoke(
-        app, ["enrich", "-", "-f", "json", "-g", str(good)], input="Shelling near Meghri."
+        app, ["enrich", "-", "-f", "json", "-g", str(good)], input="Shelling near Shvanidzor."
     )
     assert result.exit_code == 0, result.output
-    assert "place:meghri" in {e["id"] for e in json.loads(result.stdout)["entities"]}
+    assert "place:shvanidzor" in {e["id"] for e in json.loads(result.stdout)["entities"]}
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("entries:\n  - id: nope\n", encoding="utf-8")

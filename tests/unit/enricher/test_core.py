@@ -103,16 +103,16 @@ def test_version_changes_with_the_data(tmp_path: Path, published: Published) -> 
     assert base == enricher_version(load_gazetteer())  # stable across loads
     extra = tmp_path / "desk.yaml"
     extra.write_text(
-        "entries:\n  - id: place:meghri\n    kind: place\n    name: Meghri\n"
-        "    countries: [AM]\n    aliases: {ru: [Мегри]}\n",
+        "entries:\n  - id: place:shvanidzor\n    kind: place\n    name: Shvanidzor\n"
+        "    countries: [AM]\n    aliases: {ru: [Шванидзор]}\n",
         encoding="utf-8",
     )
     custom = build_enricher(EnricherSettings(gazetteer=(extra,)))
     assert custom.version != base
     assert custom.version.split("+")[0] == base.split("+")[0]
-    event = published("https://example.org/f", "Meghri", "Граница у Мегри.", hint="ru")
+    event = published("https://example.org/f", "Shvanidzor", "Граница у Шванидзор.", hint="ru")
     out = custom.enrich(event)
-    assert "place:meghri" in {e.id for e in out.data.entities}
+    assert "place:shvanidzor" in {e.id for e in out.data.entities}
     assert out.id != build_enricher().enrich(event).id  # a new version, a new id
 
 

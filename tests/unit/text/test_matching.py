@@ -168,3 +168,25 @@ def test_countries_through_places_and_people() -> None:
     result = analyse("", "Talks in Tbilisi; Tokayev later flew to Bishkek.")
     assert set(result.countries) == {"GE", "KZ", "KG"}
     assert not any(e.kind == "country" for e in result.entities)
+
+
+@pytest.mark.parametrize(
+    ("text", "entity_id", "found"),
+    [
+        # the border villages and districts where clashes are reported (written examples)
+        ("Azerbaijani troops shelled Sotk and Vardenis overnight.", "place:sotk", True),
+        ("Обстрел у Вардениса и Сотка продолжался всю ночь.", "place:vardenis", True),
+        ("Տեղ գյուղը կրակի տակ է։", "place:tegh", True),
+        ("Fighting resumed near Kalbajar and Lachin.", "place:kalbajar", True),
+        ("Kyrgyz and Tajik guards exchanged fire near Vorukh.", "place:vorukh", True),
+        ("Russian troops moved the fence near Khurvaleti.", "place:khurvaleti", True),
+        ("Protests in Nukus, the capital of Karakalpakstan.", "place:nukus", True),
+        ("Border guards met in the Gali district.", "place:gali", True),
+        # near misses: a pronoun, a given name, Afghanistan's Jalalabad
+        ("Тех, кто пришёл на митинг, задержали.", "place:tegh", False),
+        ("Her brothers Gali and Ziv are held hostage.", "place:gali", False),
+        ("A blast in Jalalabad, Afghanistan.", "place:jalal-abad", False),
+    ],
+)
+def test_border_places_of_the_region(text: str, entity_id: str, found: bool) -> None:
+    assert (entity_id in ids(analyse("", text))) is found

@@ -89,19 +89,19 @@ def test_user_gazetteer_file(tmp_path: Path) -> None:
     user = tmp_path / "desk.yaml"
     user.write_text(
         "entries:\n"
-        "  - id: place:meghri\n"
+        "  - id: place:shvanidzor\n"
         "    kind: place\n"
-        "    name: Meghri\n"
+        "    name: Shvanidzor\n"
         "    countries: [AM]\n"
-        "    aliases: {en: [Meghri], ru: [Мегри]}\n"
+        "    aliases: {en: [Shvanidzor], ru: [Шванидзор]}\n"
         "  - id: country:AM\n"
         "    merge: true\n"
         "    aliases: {en: [Hayastan Republic]}\n",
         encoding="utf-8",
     )
     analyser = Analyser(load_gazetteer([user]))
-    result = analyser.analyse("", "Shots near Meghri, Hayastan Republic.")
-    assert {"place:meghri", "country:AM"} <= result.entity_ids
+    result = analyser.analyse("", "Shots near Shvanidzor, Hayastan Republic.")
+    assert {"place:shvanidzor", "country:AM"} <= result.entity_ids
 
 
 def test_a_user_organisations_capitals_are_an_acronym_unless_the_file_says_otherwise(
