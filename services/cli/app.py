@@ -22,6 +22,7 @@ from services.cli import (
     run_commands,
     schema_commands,
     serve_commands,
+    subscriptions_commands,
 )
 from services.eventlog import EventLogError, RetryableError
 from services.runtime.logs import configure_logging
@@ -39,6 +40,7 @@ app.add_typer(alerts_commands.app, name="alerts")
 app.add_typer(schema_commands.app, name="schemas")
 app.add_typer(rules_commands.app, name="rules")
 app.add_typer(projections_commands.app, name="projections")
+app.add_typer(subscriptions_commands.app, name="subscriptions")
 app.command("run")(run_commands.run)
 app.command("serve")(serve_commands.serve)
 poller_commands.register(app)
