@@ -266,11 +266,12 @@ _TELEGRAM_HOSTS = frozenset({"t.me", "www.t.me", "telegram.me", "www.telegram.me
 
 
 def preview_url(url: str) -> str:
-    """A Telegram channel's link (``https://t.me/caucasus_news``, ``@``-free) as its public
-    preview, ``https://t.me/s/caucasus_news``, which ``parsers.telegram`` reads; any other
-    URL as it is (a saved page, a mirror)."""
+    """A Telegram channel's link (``https://t.me/caucasus_news``) as its public preview,
+    ``https://t.me/s/caucasus_news``, which ``parsers.telegram`` reads; a preview's link,
+    or any other URL (a saved page, a mirror), as it is."""
     parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in _TELEGRAM_HOSTS or parts.path.startswith("/s/"):
+    host = (parts.hostname or "").lower()
+    if host not in _TELEGRAM_HOSTS or parts.path.startswith("/s/") or parts.path in ("", "/", "/s"):
         return url
     return parts._replace(scheme="https", path="/s" + parts.path).geturl()
 
