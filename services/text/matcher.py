@@ -454,7 +454,8 @@ _DESIGNATORS = frozenset(
     for word in (
         *("Group", "Inc", "Corp", "Corporation", "Co", "Ltd", "Limited", "LLC", "Plc"),
         *("Holdings", "AG", "GmbH"),
-        *("Cup", "Trophy", "Champions", "League", "Championship", "Championships", "Open"),
+        # not "Open" nor "League": "NATO Open Door policy", "a UN League of Nations"
+        *("Cup", "Trophy", "Champions", "Championship", "Championships"),
     )
     for form in (word, word.upper())
 )

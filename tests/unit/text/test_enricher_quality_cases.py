@@ -270,6 +270,7 @@ def test_a_surname_alone_after_another_given_name_is_someone_else(
         ("The SCO summit opened in Astana.", "org:sco", True),
         ("The UN Group of Experts reported.", "org:un", True),
         ("The UN Co-ordinator spoke.", "org:un", True),
+        ("Ukraine wants the NATO Open Door policy kept.", "org:nato", True),
         # initials that do not spell it are no definition
         ("Doris Lessing (UK) and Philip Roth (US) were shortlisted.", "country:GB", True),
         # the text names the entity in full too: its acronym stays
