@@ -280,16 +280,20 @@ def _guard_passes(
 
 def _stock_symbol(original: str, start: int, end: int) -> bool:
     """Whether the hit is a stock symbol or an exchange's suffix to one: "Union Carbide
-    <UK>", "Concord Fabrics <CIS>", "Sons of Gwalia Ltd. (SGW.AU)"."""
+    <UK>", "Concord Fabrics <CIS>", "<ICC.O>", "Sons of Gwalia Ltd. (SGW.AU)"."""
     before = original[start - 1 : start]
     if before == "<":
-        return original[end : end + 1] == ">"
+        return _SYMBOL_END.match(original, end) is not None
     return (
         before == "."
         and original[end : end + 1] == ")"
         and start > 1
         and original[start - 2].isalnum()
     )
+
+
+#: the end of a symbol in angle brackets: ">", or an exchange's suffix and ">" (".O>")
+_SYMBOL_END = re.compile(r"(?:\.[A-Z]{1,4})?>")
 
 
 def _case_ok(surface: str, rule: int, caseless: bool) -> bool:

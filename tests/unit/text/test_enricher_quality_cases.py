@@ -257,6 +257,7 @@ def test_a_surname_alone_after_another_given_name_is_someone_else(
         # a stock symbol, whatever the entity
         ("CONCORD FABRICS INC <CIS> 2ND QTR NET", "org:cis", False),
         ("UNION CARBIDE <UK> SAYS DEBT RISES", "country:GB", False),
+        ("INTERNATIONAL CABLE <ICC.O> SETS NEW SOUND TECHNOLOGY", "org:icc", False),
         ("Sons of Gwalia Ltd. (SGW.AU) said on Monday.", "org:african-union", False),
         # the entity's own names spelt out, however spelt, and plain uses
         (
@@ -286,6 +287,23 @@ def test_an_acronym_given_to_another_body_is_not_the_organisation(
     text: str, entity_id: str, found: bool
 ) -> None:
     assert (entity_id in ids("", text)) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "entity_id"),
+    [
+        ("The ICC issued an arrest warrant, its prosecutor said in The Hague.", "org:icc"),
+        ("The ICC charged him with war crimes.", "org:icc"),
+        ("The ICC fined the team after the third Test; the bowler was banned.", "org:icc-cricket"),
+        ("The ICC reported that tickets for the cricket final sold out.", "org:icc-cricket"),
+    ],
+)
+def test_the_court_and_the_cricket_council_are_told_apart_by_their_context(
+    text: str, entity_id: str
+) -> None:
+    other = ({"org:icc", "org:icc-cricket"} - {entity_id}).pop()
+    found = ids("", text)
+    assert entity_id in found and other not in found
 
 
 def test_the_other_sense_of_an_acronym_takes_its_bare_uses_but_keeps_the_full_name() -> None:
