@@ -216,7 +216,8 @@ def _telegram_alert(message: Outgoing, alert: AlertRaised) -> list[str]:
     if alert.description:
         lines.append(e(alert.description, 500))
     for ev in alert.evidence[:5]:
-        lines.append(f"• <b>{e(ev.surface, 100)}</b>: …{e(ev.snippet, 300)}…")
+        snippet = e(ev.snippet.strip().strip("…"), 300)  # a cut title ends with one already
+        lines.append(f"• <b>{e(ev.surface, 100)}</b>: …{snippet}…")
     for art in alert.articles[:5]:
         label = e(art.title or art.article_id, 200)
         where = e(art.source_id, 100)
