@@ -34,25 +34,17 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 
 def _book(cfg: Settings) -> tuple[SubscriptionBook, list[str]]:
     """The config file's subscriptions and the API's (folded from the log as the notifier
-    folds them), and the events it refused."""
-    from services.alerting.subscriptions import SubscriptionError, load_subscriptions
-    from services.notifier.book import SubscriptionBook
+    folds them), and what the events it refused said."""
+    from services.notifier.book import SubscriptionBook, configured
     from services.notifier.runner import read_all
     from services.runtime.bootstrap import topic
 
-    try:
-        book = SubscriptionBook(load_subscriptions(cfg.section("subscriptions")))
-    except SubscriptionError as exc:
-        raise ConfigError(str(exc)) from None
+    book = SubscriptionBook(configured(cfg))
     refused: list[str] = []
     path = local_file(cfg.log)
     if path is None or path.exists():
         with event_log(cfg) as elog:
-            for event in read_all(elog, topic(cfg, "subscriptions")):
-                try:
-                    book.apply(event)
-                except SubscriptionError as exc:
-                    refused.append(str(exc))
+            refused = book.fold(read_all(elog, topic(cfg, "subscriptions")))
     return book, refused
 
 
@@ -124,8 +116,8 @@ def send_test(
     log: LogOption = None,
 ) -> None:
     """Send a test message through a subscription's channel; exit 1 if it did not arrive."""
-    from services.notifier.channels import DeliveryError, Outgoing, build_channel
-    from services.runtime.addresses import InternalHosts
+    from services.notifier.book import delivery_guard
+    from services.notifier.channels import DeliveryError, Outgoing
 
     cfg = settings(config, log)
     book, _ = _book(cfg)
@@ -134,9 +126,7 @@ def send_test(
         raise ConfigError(f"no subscription {subscription_id!r} in the config file or on the log")
     if not sub.pushed:
         raise ConfigError(f"subscription {sub.id} is a {sub.kind} channel: the API serves it")
-    from_api = sub.id not in book.configured
-    hosts = InternalHosts() if from_api and not cfg.api.allow_private_urls else None
-    channel = build_channel(sub, hosts)
+    channel = book.sender(sub, delivery_guard(cfg))
     message = Outgoing(sub, (sample_alert(),), False, f"test-{uuid.uuid4().hex}")
     try:
         status = channel.send(message)

@@ -8,17 +8,35 @@ previous definition, if any, stays in force.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from schemas import CloudEvent, SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated
 from services.alerting.subscriptions import (
     Subscription,
     SubscriptionError,
     expand_secrets,
+    load_subscriptions,
     parse_subscription,
 )
+from services.notifier.channels import Channel, build_channel
+from services.runtime.addresses import InternalHosts
+from services.runtime.settings import ConfigError, Settings
 
-__all__ = ["SubscriptionBook"]
+__all__ = ["SubscriptionBook", "configured", "delivery_guard"]
+
+
+def configured(settings: Settings) -> list[Subscription]:
+    """The config file's subscriptions; a ``ConfigError`` naming every invalid one."""
+    try:
+        return load_subscriptions(settings.section("subscriptions"))
+    except SubscriptionError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def delivery_guard(settings: Settings) -> InternalHosts | None:
+    """What checks the hosts of subscriptions made through the API (``channels.guard``);
+    None when ``api.allow_private_urls`` lets them point anywhere."""
+    return None if settings.api.allow_private_urls else InternalHosts()
 
 
 class SubscriptionBook:
@@ -31,6 +49,21 @@ class SubscriptionBook:
 
     def get(self, ident: str) -> Subscription | None:
         return self.configured.get(ident) or self.dynamic.get(ident)
+
+    def fold(self, events: Iterable[CloudEvent]) -> list[str]:
+        """Apply subscription events in log order; what each refused one said."""
+        refused = []
+        for event in events:
+            try:
+                self.apply(event)
+            except SubscriptionError as exc:
+                refused.append(str(exc))
+        return refused
+
+    def sender(self, sub: Subscription, guard: InternalHosts | None) -> Channel:
+        """The channel to send through: checked by ``guard`` when ``sub`` came through the
+        API; the config file's are the operator's own and go anywhere."""
+        return build_channel(sub, None if sub.id in self.configured else guard)
 
     def apply(self, event: CloudEvent) -> str | None:
         """Fold one subscription event; the id it changed, or None if it changed nothing.

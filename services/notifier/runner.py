@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from schemas import AlertRaised, CloudEvent, DeadLetter, new_event
-from services.alerting.subscriptions import Subscription, SubscriptionError, load_subscriptions
+from services.alerting.subscriptions import Subscription, SubscriptionError
 from services.eventlog import (
     Consumer,
     EventLog,
@@ -59,8 +59,7 @@ from services.eventlog import (
 )
 from services.eventlog.codec import decode, encode
 from services.eventlog.reading import read_topic
-from services.notifier.book import SubscriptionBook
-from services.notifier.channels import build_channel
+from services.notifier.book import SubscriptionBook, configured, delivery_guard
 from services.notifier.core import (
     SOURCE,
     DeliveryState,
@@ -70,10 +69,8 @@ from services.notifier.core import (
 )
 from services.notifier.delivery import Outcome, Worker
 from services.notifier.tracker import Watermarks
-from services.runtime.addresses import InternalHosts
 from services.runtime.bootstrap import group, topic
 from services.runtime.service import ServiceContext
-from services.runtime.settings import ConfigError
 
 __all__ = ["NAME", "NotifierOptions", "NotifierService", "build", "read_all"]
 
@@ -125,7 +122,7 @@ class NotifierService:
         )
         self.book = SubscriptionBook(subscriptions)
         #: hosts checked before delivering for subscriptions from the API (channels.guard)
-        self.internal_hosts = None if cfg.api.allow_private_urls else InternalHosts()
+        self.guard = delivery_guard(cfg)
         self.state = DeliveryState()
         self.marks = Watermarks()
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
@@ -141,11 +138,8 @@ class NotifierService:
         elog = self.context.log
         for event in read_all(elog, self.delivered_topic):
             self.state.apply(event)
-        for event in read_all(elog, self.subscriptions_topic):
-            try:
-                self.book.apply(event)
-            except SubscriptionError as exc:
-                log.warning("%s", exc)
+        for refused in self.book.fold(read_all(elog, self.subscriptions_topic)):
+            log.warning("%s", refused)
         for sub in self.book.all():
             self._start_worker(sub)
         self._consumer = elog.consumer(
@@ -318,10 +312,9 @@ class NotifierService:
     def _start_worker(self, sub: Subscription) -> None:
         if not sub.pushed:
             return
-        from_api = sub.id not in self.book.configured
         worker = Worker(
             sub,
-            build_channel(sub, self.internal_hosts if from_api else None),
+            self.book.sender(sub, self.guard),
             self.outcomes.put,
             clock=self.context.clock,
             stop=self.worker_stop,
@@ -368,8 +361,4 @@ class NotifierService:
 
 def build(context: ServiceContext, options: NotifierOptions | None = None) -> NotifierService:
     """The notifier, with the config's subscriptions (a ``ConfigError`` if any is invalid)."""
-    try:
-        subscriptions = load_subscriptions(context.settings.section("subscriptions"))
-    except SubscriptionError as exc:
-        raise ConfigError(str(exc)) from None
-    return NotifierService(context, subscriptions, options)
+    return NotifierService(context, configured(context.settings), options)
