@@ -37,14 +37,15 @@ def check_url(url: str, *, allow_private: bool) -> str:
         _ = parts.port
     except ValueError as exc:
         raise UnsafeUrl(f"bad port: {exc}") from None
-    if not allow_private:
-        check_host(host)
+    check_host(host, allow_private=allow_private)
     return url
 
 
-def check_host(host: str) -> None:
+def check_host(host: str, *, allow_private: bool) -> None:
     """``UnsafeUrl`` when ``host`` (a URL's, an SMTP server's) is or resolves to an internal
-    address."""
+    address, unless the operator allows them."""
+    if allow_private:
+        return
     if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
         ".localhost"
     ):

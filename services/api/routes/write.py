@@ -158,8 +158,7 @@ def _definition(st: AppState, sid: str, body: SubscriptionBody) -> dict[str, Any
     smtp_host = (body.channel.model_extra or {}).get("host")
     if body.channel.kind == "email" and isinstance(smtp_host, str) and smtp_host:
         try:
-            if not st.config.allow_private_urls:
-                check_host(smtp_host)
+            check_host(smtp_host, allow_private=st.config.allow_private_urls)
         except UnsafeUrl as exc:
             raise unprocessable([(("body", "channel", "host"), f"host refused: {exc}")]) from None
     # as given (the notifier applies the defaults), credentials as ${ENV} references
