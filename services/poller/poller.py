@@ -254,7 +254,7 @@ class Poller:
         merged = Parsed()
         for doc in result.documents:
             links = listing_links(doc, source.follow)
-            fresh = [u for u in links if article_id(url=canonical_url(u)) not in self.known]
+            fresh = [u for u in links if not self._known_url(u)]
             merged.skipped += len(links) - len(fresh)
             pages = await asyncio.gather(
                 *(self._follow(u, source.url) for u in fresh), return_exceptions=True
@@ -297,10 +297,11 @@ class Poller:
         return merged
 
     def _any_known(self, items: Iterable[RawItem]) -> bool:
-        return any(
-            item.url is not None and article_id(url=canonical_url(item.url)) in self.known
-            for item in items
-        )
+        return any(item.url is not None and self._known_url(item.url) for item in items)
+
+    def _known_url(self, url: str) -> bool:
+        """Whether the article at ``url`` was published already."""
+        return article_id(url=canonical_url(url)) in self.known
 
     async def _follow(self, url: str, found_on: str) -> Parsed:
         doc = await self.fetcher.fetch_plain(url, found_on=found_on)
