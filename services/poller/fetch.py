@@ -52,16 +52,15 @@ from services.poller.errors import (
     TlsError,
     TooManyRedirects,
 )
-from services.poller.pools import OriginPools
+from services.poller.pools import INTERNAL_OK, OriginPools
+from services.runtime.addresses import is_internal_address
+from services.runtime.egress import InternalPeer, IsInternal, environment_mounts
 from services.runtime.redact import shown_url
 
 USER_AGENT = (
     "Tocsin-Poller/0.1 (event-sourced security news monitor; conditional GET, "
     "per-host rate limits; python-httpx)"
 )
-#: request extension: whether this fetch may reach internal addresses (``_check_hop``);
-#: httpx carries a request's extensions over to its redirects
-_INTERNAL_OK = "tocsin.internal_ok"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
@@ -95,6 +94,8 @@ class FetchOptions:
     max_connections: int = 100
     #: origins (scheme, host, port) with a connection pool kept; least recently used closed
     max_origins: int = 256
+    #: proxies (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) and CA bundle
+    #: (``SSL_CERT_FILE``, ``SSL_CERT_DIR``) from the environment, as httpx reads them
     trust_env: bool = True
 
 
@@ -171,6 +172,11 @@ def translate(exc: BaseException, url: str, options: FetchOptions) -> PollError:
     url = shown_url(url)
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain)
+    if isinstance(exc, InternalPeer):  # the name looked public; the socket says otherwise
+        return AddressRefused(
+            f"refused to fetch {url}: {exc}, and this source's own URL is not internal "
+            "(the name's lookup gave a public address: DNS rebinding?)"
+        )
     if isinstance(exc, httpx.TooManyRedirects):
         return TooManyRedirects(
             f"more than {options.max_redirects} redirects (a redirect loop?) from {url}"
@@ -244,8 +250,9 @@ class Fetcher:
     """Fetches sources with one shared ``httpx.AsyncClient``. Create inside the event loop.
 
     ``transport`` replaces the per-origin pools (``httpx.MockTransport`` in narrow tests);
-    ``internal_host`` replaces the resolution that tells internal hosts (``addresses``), so
-    that tests on 127.0.0.1 can stand for a public source."""
+    ``internal_host`` replaces the resolution that tells internal hosts (``addresses``), and
+    ``internal_address`` the test of a connected socket's peer (``runtime.egress``), so that
+    tests on 127.0.0.1 can stand for a public source."""
 
     def __init__(
         self,
@@ -255,6 +262,7 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         internal_host: InternalHost | None = None,
+        internal_address: IsInternal = is_internal_address,
     ) -> None:
         self.options = opts = options or FetchOptions()
         self._addresses = AddressGuard(internal_host)
@@ -266,14 +274,25 @@ class Fetcher:
             sleep=sleep,
             host_delays=dict(opts.host_delays),
         )
+        # one TLS context (CA bundle loaded once) for every origin, as the one pool had
+        context = httpx.create_ssl_context(trust_env=opts.trust_env)
         if transport is None:
             transport = OriginPools(
-                # one TLS context (CA bundle loaded once) for every origin, as the one pool had
-                ssl_context=httpx.create_ssl_context(trust_env=opts.trust_env),
+                ssl_context=context,
                 keepalive=opts.per_host_concurrency,
                 max_connections=opts.max_connections,
                 max_origins=opts.max_origins,
+                internal=internal_address,
             )
+        limits = httpx.Limits(
+            max_connections=opts.max_connections,
+            max_keepalive_connections=opts.max_connections,
+        )
+        # httpx reads the environment's proxies only for a transport it builds itself
+        mounts = environment_mounts(
+            opts.trust_env,
+            lambda proxy: httpx.AsyncHTTPTransport(proxy=proxy, verify=context, limits=limits),
+        )
         self.client = httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=opts.max_redirects,
@@ -283,12 +302,9 @@ class Fetcher:
                 write=opts.read_timeout_s,
                 pool=opts.total_timeout_s,
             ),
-            limits=httpx.Limits(  # for proxies from the environment, which bypass the pools
-                max_connections=opts.max_connections,
-                max_keepalive_connections=opts.max_connections,
-            ),
             headers={"User-Agent": opts.user_agent, "Accept": ACCEPT},
             transport=transport,
+            mounts=mounts,
             trust_env=opts.trust_env,
             event_hooks={"request": [self._check_hop]},
         )
@@ -370,7 +386,7 @@ class Fetcher:
     async def _check_hop(self, request: httpx.Request) -> None:
         """Before every request, redirects included (an httpx request hook): from a public
         source, no internal address (``addresses``)."""
-        if request.extensions.get(_INTERNAL_OK, True):
+        if request.extensions.get(INTERNAL_OK, True):
             return
         host = request.url.host
         if await self._addresses.internal(host):
@@ -383,7 +399,7 @@ class Fetcher:
         self, url: str, headers: dict[str, str], old: Validators, internal_ok: bool = True
     ) -> FetchResult:
         opts = self.options
-        extensions = {_INTERNAL_OK: internal_ok}
+        extensions = {INTERNAL_OK: internal_ok}
         async with self.client.stream("GET", url, headers=headers, extensions=extensions) as resp:
             final = str(resp.url)
             status = resp.status_code

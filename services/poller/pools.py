@@ -18,6 +18,11 @@ connections. Bounds:
 - a pool idle for longer than the keep-alive expiry holds nothing reusable (its connections
   have expired), so it is closed at the next sweep (at most one a second) rather than at its
   origin's next request: a host polled every few minutes does not hold a socket between polls.
+
+A request that must not reach the internal network (``INTERNAL_OK`` false: a public source's
+fetches, redirects included) goes to a pool of its own whose connections are checked on the
+socket (``runtime.egress``), so it never reuses a connection that an internal source's fetch
+opened to the same name.
 """
 
 from __future__ import annotations
@@ -30,7 +35,14 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-Origin = tuple[bytes, bytes, int | None]
+from services.runtime.addresses import is_internal_address
+from services.runtime.egress import AsyncCheckedTransport, IsInternal
+
+#: request extension: whether this fetch may reach internal addresses (the fetcher sets it
+#: from the source's own URL; httpx carries a request's extensions over to its redirects)
+INTERNAL_OK = "tocsin.internal_ok"
+#: (scheme, host, port, whether the connections are checked)
+Origin = tuple[bytes, bytes, int | None, bool]
 SWEEP_EVERY_S = 1.0
 
 
@@ -65,8 +77,10 @@ class OriginPools(httpx.AsyncBaseTransport):
         max_connections: int,
         max_origins: int,
         keepalive_expiry: float | None = 5.0,
+        internal: IsInternal = is_internal_address,
     ) -> None:
         self._ssl = ssl_context
+        self._internal = internal
         self._limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max(1, keepalive),
@@ -85,7 +99,8 @@ class OriginPools(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        origin: Origin = (url.raw_scheme, url.raw_host, url.port)
+        checked = not request.extensions.get(INTERNAL_OK, True)
+        origin: Origin = (url.raw_scheme, url.raw_host, url.port, checked)
         await self._acquire_slot(request)
         self._busy[origin] = self._busy.get(origin, 0) + 1
         try:
@@ -136,7 +151,11 @@ class OriginPools(httpx.AsyncBaseTransport):
             self._pools.move_to_end(origin)
             self._idle_since.pop(origin, None)
             return pool
-        pool = self._pools[origin] = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
+        pool = self._pools[origin] = (
+            AsyncCheckedTransport(verify=self._ssl, limits=self._limits, internal=self._internal)
+            if origin[3]
+            else httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
+        )
         while len(self._pools) > self._max_origins:
             idle = next((o for o in self._pools if o not in self._busy), None)
             if idle is None:

@@ -40,9 +40,10 @@ class Route:
 
 
 class FeedServer:
-    """``tls`` = (certificate file, key file) serves HTTPS instead of HTTP."""
+    """``tls`` = (certificate file, key file) serves HTTPS instead of HTTP; ``host`` is a
+    loopback address (127.0.0.2 stands for another machine)."""
 
-    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.connections = 0  # TCP connections accepted (keep-alive reuse shows here)
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -122,7 +123,8 @@ class FeedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.host = host
+        self.httpd = _Server((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.scheme = "http"
         if tls is not None:
@@ -134,7 +136,7 @@ class FeedServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def add(self, path: str, route: Route) -> str:
         self.routes[path] = route

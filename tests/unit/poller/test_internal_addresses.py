@@ -2,14 +2,16 @@
 no redirect, and no followed link, to a loopback, private or link-local address, unless the
 source's own URL is internal too.
 
-Every server here is on 127.0.0.1, so the tests replace the resolution that tells internal
+Every server here is on 127.0.0.1, so most tests replace the resolution that tells internal
 hosts: the name ``localhost`` stands for the internal network (the metadata service, an
 internal API), and ``127.0.0.1`` for a public news site. Both reach the same real server.
-The real resolution is checked on its own at the end."""
+The real resolution is checked on its own at the end, and so is the check on the socket
+that a name whose lookup lies (DNS rebinding) cannot pass."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +24,7 @@ from services.poller.addresses import resolves_internal
 from services.poller.config import SourceConfig, load_sources
 from services.poller.fetch import Fetcher
 from services.poller.poller import Poller, PollReport, Topics
+from services.runtime.addresses import Address
 
 TOPICS = Topics("articles.published", "sources.polled")
 SECRET = rss([("https://internal.example/creds", "AKIA-INSTANCE-CREDENTIALS")])
@@ -31,12 +34,36 @@ async def localhost_is_internal(host: str) -> bool:
     return host == "localhost"
 
 
-class Polls:
-    """One poller with the test's notion of internal hosts, on one event loop."""
+async def every_name_public(host: str) -> bool:
+    """A lookup that lies, as a rebinding name server does: public now, internal later."""
+    return False
 
-    def __init__(self, log: EventLog) -> None:
+
+def no_address_internal(address: Address) -> bool:
+    return False
+
+
+def inside(address: Address) -> bool:
+    """127.0.0.1 is the inside; 127.0.0.2 stands for a public site."""
+    return str(address) in ("127.0.0.1", "::1")
+
+
+class Polls:
+    """One poller with the test's notion of internal hosts, on one event loop. By default
+    every connected address counts as public (all servers are on 127.0.0.1), so that only
+    the names decide; with ``socket_checked``, every name looks public and the socket's
+    peer decides (``inside``)."""
+
+    def __init__(self, log: EventLog, socket_checked: bool = False) -> None:
         self.loop = asyncio.new_event_loop()
-        self.poller = Poller(log, TOPICS, Fetcher(FAST, internal_host=localhost_is_internal))
+        fetcher = (
+            Fetcher(FAST, internal_host=every_name_public, internal_address=inside)
+            if socket_checked
+            else Fetcher(
+                FAST, internal_host=localhost_is_internal, internal_address=no_address_internal
+            )
+        )
+        self.poller = Poller(log, TOPICS, fetcher)
 
     def __call__(self, *entries: dict[str, object]) -> dict[str, PollReport]:
         srcs: list[SourceConfig] = load_sources(list(entries))
@@ -111,6 +138,38 @@ def test_an_internal_source_may_lead_anywhere_inside(
     report = poll({"id": "intranet", "url": url})["intranet"]
     assert report.status is PollStatus.OK and report.new_articles == 1
     assert server.count("/desk.xml") == 1
+
+
+def test_a_name_that_looked_public_but_connects_inside_is_refused_on_the_socket(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    """The lookup says every name is public (a rebinding name server's first answer), and
+    the connection to ``localhost`` then reaches the inside. The socket's peer is checked
+    before the request is sent, so the inside is never asked: neither as the source itself
+    nor as a redirect's target. Here the public site is a server on 127.0.0.2 (still this
+    machine) and the inside is 127.0.0.1, where the socket check sees it."""
+    public = FeedServer(host="127.0.0.2").start()
+    server.add("/metadata", Route(SECRET))
+    public.add("/lure.xml", Route(redirect_to=f"http://localhost:{server.port}/metadata"))
+    polls = Polls(sqlite_log, socket_checked=True)
+    try:
+        reports = polls(
+            {"id": "direct", "url": f"http://localhost:{server.port}/metadata"},
+            {"id": "redirected", "url": public.url("/lure.xml")},
+        )
+    finally:
+        polls.close()
+        public.stop()
+    for report in reports.values():
+        assert report.status is PollStatus.ERROR and report.error_class == "AddressRefused"
+        assert re.search(
+            r"the connection to localhost:\d+ reached (127\.0\.0\.1|::1), an internal "
+            r"address, and this source's own URL is not internal",
+            report.error_message or "",
+        ), report.error_message
+    assert public.count("/lure.xml") == 1  # the public hop was fetched
+    assert server.requests == []  # the inside was never asked
+    assert events(sqlite_log, "articles.published") == []
 
 
 @pytest.mark.parametrize(
