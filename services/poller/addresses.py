@@ -10,9 +10,11 @@ internal (an intranet feed, a test server on 127.0.0.1) may lead anywhere: its o
 chose that network.
 
 Internal is ``services.runtime.addresses``'s (not globally routable), as for the API's
-webhook URLs. A host name is internal when any address it resolves to is. The check resolves the name itself,
-shortly before the connection does: a name whose answer changes in between (DNS rebinding)
-is not caught here; an egress firewall or proxy is the stronger guard.
+webhook URLs. A host name is internal when any address it resolves to is. The check
+resolves the name itself, shortly before the connection does, for a clear error before
+any connection. A name whose answer changes in between (DNS rebinding) is caught on the
+socket: a public source's fetches go through pools whose connections are checked
+(``pools``, ``runtime.egress``).
 """
 
 from __future__ import annotations

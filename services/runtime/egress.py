@@ -20,6 +20,7 @@ apply there; the name check still does.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ __all__ = [
     "CheckedTransport",
     "InternalPeer",
     "PeerCheck",
+    "check_socket",
     "environment_mounts",
 ]
 
@@ -75,6 +77,17 @@ def _peer(stream: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> Addre
     if not peer:
         return None
     return ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+
+
+def check_socket(
+    sock: socket.socket, host: str, port: int, internal: IsInternal = is_internal_address
+) -> None:
+    """For clients that are not httpx (SMTP): closes ``sock`` and raises ``InternalPeer``
+    when its peer is internal."""
+    address = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+    if internal(address):
+        sock.close()
+        raise InternalPeer(host, port, address)
 
 
 class PeerCheck(httpcore.NetworkBackend):

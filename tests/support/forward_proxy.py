@@ -1,7 +1,7 @@
 """A forward HTTP proxy on 127.0.0.1 for tests of clients that must go through one (as in an
 office network where only the proxy reaches the internet).
 
-It relays plain-HTTP requests sent in absolute form (``GET http://host/path``) and tunnels
+It relays plain-HTTP GETs and POSTs sent in absolute form (``GET http://host/path``) and tunnels
 HTTPS through ``CONNECT host:port``. Names are resolved by the proxy, not the client: the
 names in ``hosts`` (for example ``feeds.tocsin-test.invalid``, which no DNS resolves) lead
 to a server on 127.0.0.1. ``relayed`` records each request line, so a test can see what
@@ -31,7 +31,14 @@ class ForwardProxy:
                 return
 
             def do_GET(self) -> None:
-                proxy.relayed.append(f"GET {self.path}")
+                self._relay("GET")
+
+            def do_POST(self) -> None:
+                self._relay("POST")
+
+            def _relay(self, method: str) -> None:
+                proxy.relayed.append(f"{method} {self.path}")
+                sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = urlsplit(self.path)
                 if not url.scheme or not url.hostname:
                     self._answer(400, b"a proxy wants the absolute form")
@@ -43,7 +50,7 @@ class ForwardProxy:
                     headers = {
                         k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"
                     }
-                    upstream.request("GET", path or "/", headers=headers)
+                    upstream.request(method, path or "/", body=sent or None, headers=headers)
                     answer = upstream.getresponse()
                     body = answer.read()
                 except OSError as exc:

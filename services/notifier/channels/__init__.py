@@ -3,7 +3,8 @@
 The table below is the whole registry: a kind -> a factory taking the subscription's
 channel settings and its timeout. Pull channels (``atom``, ``sse``) have no sender: the API
 serves them from the log (see services/notifier/__init__.py). A subscription defined
-through the API gets its channel wrapped in a ``guard.GuardedChannel`` (no internal hosts).
+through the API gets its channel wrapped in a ``guard.GuardedChannel`` (no internal hosts),
+and a sender whose connections are checked on the socket (``runtime.egress``).
 """
 
 from __future__ import annotations
@@ -25,27 +26,28 @@ __all__ = ["Channel", "DeliveryError", "Outgoing", "build_channel"]
 def build_channel(sub: Subscription, hosts: InternalHosts | None = None) -> Channel:
     """The sender for a pushed subscription's channel; with ``hosts``, one that refuses to
     send to an internal host (``guard``)."""
-    sender = _sender(sub)
-    return sender if hosts is None else GuardedChannel(sender, sub.channel, hosts)
+    if hosts is None:
+        return _sender(sub, checked=False)
+    return GuardedChannel(_sender(sub, checked=True), sub.channel, hosts)
 
 
-def _sender(sub: Subscription) -> Channel:
+def _sender(sub: Subscription, checked: bool) -> Channel:
     config = sub.channel
     timeout = sub.delivery.timeout_s
     if isinstance(config, WebhookChannel):
         from services.notifier.channels.webhook import WebhookSender
 
-        return WebhookSender(config, timeout)
+        return WebhookSender(config, timeout, checked)
     if isinstance(config, SlackChannel):
         from services.notifier.channels.slack import SlackSender
 
-        return SlackSender(config, timeout)
+        return SlackSender(config, timeout, checked)
     if isinstance(config, TelegramChannel):
         from services.notifier.channels.telegram import TelegramSender
 
-        return TelegramSender(config, timeout)
+        return TelegramSender(config, timeout, checked)
     if isinstance(config, EmailChannel):
         from services.notifier.channels.smtp import EmailSender
 
-        return EmailSender(config, timeout)
+        return EmailSender(config, timeout, checked)
     raise ValueError(f"subscription {sub.id}: channel {config.kind!r} is pulled, not sent")

@@ -6,21 +6,24 @@ answer can change after it was checked. Without a check at delivery, whoever may
 subscriptions could have the notifier POST alerts to the cloud's metadata service or an
 internal API, and read the start of its answer in ``alert.delivery_failed``. So the
 channel of a subscription from the log is checked again before each send (a lookup per
-host and minute): an internal host is refused for good (not retried).
+host and minute): an internal host is refused for good (not retried). A name whose answer
+changes between this lookup and the connection's (DNS rebinding) is caught on the socket:
+the sender under the guard checks each connection's peer (``runtime.egress``), and its
+``InternalPeer`` is refused here in the same words.
 
 The config file's subscriptions are the operator's own and go anywhere, and so do the
-API's when ``api.allow_private_urls`` is on. As for the poller, a name whose answer
-changes between this lookup and the connection's (DNS rebinding) is not caught here; an
-egress firewall or proxy is the stronger guard.
+API's when ``api.allow_private_urls`` is on.
 """
 
 from __future__ import annotations
 
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from services.alerting.subscriptions import ChannelConfig, EmailChannel, TelegramChannel
 from services.notifier.channels.base import Channel, DeliveryError, Outgoing
 from services.runtime.addresses import InternalHosts
+from services.runtime.egress import InternalPeer
 from services.runtime.redact import origin
 
 __all__ = ["GuardedChannel", "destination"]
@@ -46,13 +49,18 @@ class GuardedChannel:
     def send(self, message: Outgoing) -> int | None:
         address = self.hosts.internal(self.host)
         if address is not None:
-            raise DeliveryError(
-                f"{self.kind} {self.where}: refused: {self.host} is or resolves to {address}, "
-                "an internal address, and the subscription came through the API "
-                "(api.allow_private_urls is off)",
-                retryable=False,
-            )
-        return self.inner.send(message)
+            self._refuse(f"{self.host} is or resolves to {address}")
+        try:
+            return self.inner.send(message)
+        except InternalPeer as exc:  # the lookup said public; the connection did not
+            self._refuse(f"{self.host} looked public but {exc.address} answered")
+
+    def _refuse(self, why: str) -> NoReturn:
+        raise DeliveryError(
+            f"{self.kind} {self.where}: refused: {why}, an internal address, and the "
+            "subscription came through the API (api.allow_private_urls is off)",
+            retryable=False,
+        ) from None
 
     def close(self) -> None:
         self.inner.close()

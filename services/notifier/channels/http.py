@@ -9,11 +9,26 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from services.notifier.channels.base import DeliveryError
+from services.runtime.egress import CheckedTransport, environment_mounts
 from services.runtime.redact import origin
 
-__all__ = ["ReadError", "post", "retry_after_seconds"]
+__all__ = ["ReadError", "client", "post", "retry_after_seconds"]
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def client(timeout_s: float, checked: bool = False) -> httpx.Client:
+    """A channel's client: no redirects followed (a receiver's 3xx is an error). ``checked``
+    (a subscription made through the API) checks each connection's peer on the socket
+    (``runtime.egress``), with the environment's proxies mounted as httpx would."""
+    if not checked:
+        return httpx.Client(timeout=timeout_s, follow_redirects=False)
+    return httpx.Client(
+        timeout=timeout_s,
+        follow_redirects=False,
+        transport=CheckedTransport(),
+        mounts=environment_mounts(True, lambda proxy: httpx.HTTPTransport(proxy=proxy)),
+    )
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

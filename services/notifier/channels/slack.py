@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from services.alerting.subscriptions import SlackChannel
 from services.notifier.channels.base import Outgoing
-from services.notifier.channels.http import post
+from services.notifier.channels.http import client, post
 from services.notifier.channels.render import (
     SEVERITY_COLOURS,
     alert_link,
@@ -64,10 +62,10 @@ def payload(message: Outgoing, config: SlackChannel) -> dict[str, Any]:
 class SlackSender:
     kind = "slack"
 
-    def __init__(self, config: SlackChannel, timeout_s: float) -> None:
+    def __init__(self, config: SlackChannel, timeout_s: float, checked: bool = False) -> None:
         self.config = config
         self.kind = config.kind
-        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self.client = client(timeout_s, checked)
 
     def send(self, message: Outgoing) -> int | None:
         body = json.dumps(payload(message, self.config), ensure_ascii=False).encode()

@@ -8,6 +8,7 @@ filter) can recognise a redelivered message; ``Tocsin-Idempotency-Key`` carries 
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -15,6 +16,7 @@ from email.utils import formatdate
 from services.alerting.subscriptions import EmailChannel
 from services.notifier.channels.base import DeliveryError, Outgoing
 from services.notifier.channels.render import as_html, as_text, subject
+from services.runtime.egress import check_socket
 
 __all__ = ["EmailSender", "build_message"]
 
@@ -32,12 +34,36 @@ def build_message(message: Outgoing, config: EmailChannel) -> EmailMessage:
     return mail
 
 
+class _CheckedSMTP(smtplib.SMTP):
+    """Checks the connection's peer before the server's greeting is read (``egress``).
+    ``_get_socket`` is smtplib's hook for making the connection (typeshed leaves it out)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        check_socket(sock, host, port)
+        return sock
+
+
+class _CheckedSMTPSSL(smtplib.SMTP_SSL):
+    """``_CheckedSMTP`` for implicit TLS: checked once the TLS handshake is done, before
+    the greeting (nothing of the mail has been sent)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        check_socket(sock, host, port)
+        return sock
+
+
 class EmailSender:
     kind = "email"
 
-    def __init__(self, config: EmailChannel, timeout_s: float) -> None:
+    def __init__(self, config: EmailChannel, timeout_s: float, checked: bool = False) -> None:
         self.config = config
         self.timeout_s = timeout_s
+        #: a subscription made through the API: the connection's peer is checked
+        self._smtp, self._smtp_ssl = (
+            (_CheckedSMTP, _CheckedSMTPSSL) if checked else (smtplib.SMTP, smtplib.SMTP_SSL)
+        )
 
     def send(self, message: Outgoing) -> int | None:
         cfg = self.config
@@ -46,11 +72,11 @@ class EmailSender:
         try:
             smtp: smtplib.SMTP
             if cfg.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
+                smtp = self._smtp_ssl(
                     cfg.host, cfg.port, timeout=self.timeout_s, context=ssl.create_default_context()
                 )
             else:
-                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=self.timeout_s)
+                smtp = self._smtp(cfg.host, cfg.port, timeout=self.timeout_s)
             with smtp:
                 if cfg.security == "starttls":
                     smtp.starttls(context=ssl.create_default_context())

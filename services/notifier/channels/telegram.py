@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from services.alerting.subscriptions import TelegramChannel
 from services.notifier.channels.base import Outgoing
-from services.notifier.channels.http import post
+from services.notifier.channels.http import client, post
 from services.notifier.channels.render import telegram_html
 
 __all__ = ["TelegramSender", "payload", "read_bot_error"]
@@ -59,9 +57,9 @@ def read_bot_error(answer: bytes) -> tuple[str, float | None]:
 class TelegramSender:
     kind = "telegram"
 
-    def __init__(self, config: TelegramChannel, timeout_s: float) -> None:
+    def __init__(self, config: TelegramChannel, timeout_s: float, checked: bool = False) -> None:
         self.config = config
-        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self.client = client(timeout_s, checked)
         token = config.token.get_secret_value()
         self.url = f"{config.api_url.rstrip('/')}/bot{token}/sendMessage"
 

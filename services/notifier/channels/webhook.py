@@ -18,11 +18,9 @@ import hmac
 import json
 import time
 
-import httpx
-
 from services.alerting.subscriptions import WebhookChannel
 from services.notifier.channels.base import Outgoing
-from services.notifier.channels.http import post
+from services.notifier.channels.http import client, post
 from services.notifier.channels.render import document
 
 __all__ = ["SIGNATURE_HEADER", "WebhookSender", "sign", "verify_signature"]
@@ -64,9 +62,9 @@ def verify_signature(
 class WebhookSender:
     kind = "webhook"
 
-    def __init__(self, config: WebhookChannel, timeout_s: float) -> None:
+    def __init__(self, config: WebhookChannel, timeout_s: float, checked: bool = False) -> None:
         self.config = config
-        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self.client = client(timeout_s, checked)
 
     def send(self, message: Outgoing) -> int | None:
         body = json.dumps(document(message), ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,20 +1,26 @@
 """A subscription defined through the API never delivers into the internal network, checked
 at each delivery (the API's check at creation lets a name through that does not resolve
-yet, and a name's answer can change). The config file's subscriptions are the operator's
-and go anywhere. Real receivers on 127.0.0.1 (internal, as a metadata service would be)."""
+yet, and a name's answer can change), and on the socket when the name's lookup lied. The
+config file's subscriptions are the operator's and go anywhere. Real receivers on 127.0.0.1
+(internal, as a metadata service would be), a real SMTP server and a real forward proxy."""
 
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from forward_proxy import ForwardProxy
 from notifier_support import T0, Receiver, alert
 from service_helpers import append_alerts, outcomes, running, settings, wait_for
 
 from schemas import AlertDelivered, AlertDeliveryFailed, SubscriptionCreated, new_event
+from services.alerting.subscriptions import parse_subscription
 from services.eventlog import EventLog
 from services.eventlog.codec import encode
+from services.notifier.channels import DeliveryError, Outgoing, build_channel
 from services.runtime.addresses import InternalHosts
 from services.runtime.settings import Settings
 
@@ -103,3 +109,94 @@ def test_internal_hosts_are_looked_up_once_per_host_and_minute() -> None:
     expired.internal("c.example")
     expired.internal("c.example")
     assert looked_up[2:] == ["c.example", "c.example"]
+
+
+def lying_lookup(host: str) -> None:
+    """A rebinding name server's first answer: nothing internal (the connection then gets
+    127.0.0.1)."""
+    return None
+
+
+def refusal(kind: str, where: str) -> str:
+    return (
+        re.escape(f"{kind} {where}: refused: localhost looked public but ")
+        + r"(127\.0\.0\.1|::1)"
+        + re.escape(
+            " answered, an internal address, and the subscription came through the API "
+            "(api.allow_private_urls is off)"
+        )
+    )
+
+
+def test_a_webhook_whose_name_looked_public_is_refused_on_the_socket(
+    receivers: list[Receiver],
+) -> None:
+    r = Receiver()
+    receivers.append(r)
+    url = r.url.replace("127.0.0.1", "localhost")
+    sub = parse_subscription(hook("from-api", url))
+    channel = build_channel(sub, InternalHosts(resolve=lying_lookup))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(Outgoing(sub, (alert(4),), False, "key-4"))
+    finally:
+        channel.close()
+    assert not caught.value.retryable
+    assert re.fullmatch(refusal("webhook", url.removesuffix("/hook")), str(caught.value))
+    assert r.received == []
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.mails: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append(envelope.content)
+        return "250 OK"
+
+
+def test_an_smtp_host_whose_name_looked_public_is_refused_on_the_socket() -> None:
+    inbox = _Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    channel_config = {"kind": "email", "host": "localhost", "port": port, "security": "none"}
+    sub = parse_subscription(
+        {"id": "mail", "channel": {**channel_config, "from": "t@x.org", "to": ["d@x.org"]}}
+    )
+    channel = build_channel(sub, InternalHosts(resolve=lying_lookup))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(Outgoing(sub, (alert(5),), False, "key-5"))
+        # the control: unchecked (a config file's subscription), the same server takes it
+        build_channel(sub).send(Outgoing(sub, (alert(5),), False, "key-5"))
+    finally:
+        controller.stop()
+    assert not caught.value.retryable
+    assert re.fullmatch(refusal("email", f"smtp localhost:{port}"), str(caught.value))
+    assert len(inbox.mails) == 1  # the control's, not the refused one
+
+
+def test_a_checked_channel_still_goes_through_the_environments_proxy(
+    receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a proxy, the socket's peer is the proxy (which resolves the name): the check
+    on the socket does not apply, and the hook is reached through the proxy."""
+    r = Receiver()
+    receivers.append(r)
+    port = int(r.url.split(":")[2].split("/")[0])
+    proxy = ForwardProxy({"hooks.tocsin-test.invalid": ("127.0.0.1", port)}).start()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    sub = parse_subscription(hook("from-api", "http://hooks.tocsin-test.invalid/hook"))
+    channel = build_channel(sub, InternalHosts())
+    try:
+        assert channel.send(Outgoing(sub, (alert(6),), False, "key-6")) == 200
+    finally:
+        channel.close()
+        proxy.stop()
+    assert proxy.relayed == ["POST http://hooks.tocsin-test.invalid/hook"]
+    assert len(r.received) == 1
