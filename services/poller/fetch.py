@@ -17,6 +17,19 @@ What "politely" means here:
 
 ``file://`` URLs and local paths are read from disk, a folder as one document per file,
 with a validator built from names, sizes and mtimes so an unchanged folder is "not modified".
+
+Not into the internal network: what a source serves is untrusted. A public feed or page
+that redirects to ``http://169.254.169.254/...`` or ``http://127.0.0.1:8080/...`` (or a
+listing that links there, with ``same_host: false``) would make the poller fetch the cloud's
+instance metadata or an internal service, and publish what it read as an article for every
+reader of the dashboard: server-side request forgery. So, from a source whose own URL is
+public, every request (redirects included) is refused whose host is or resolves to an
+internal address (``runtime.addresses``: not globally routable), before it is made
+(``_check_hop``, a lookup per host and minute); and its connection is checked on the socket
+(``pools``, ``runtime.egress``), which a name answering one address to the lookup and
+another to the connection (DNS rebinding) cannot pass. A source whose own URL is internal
+(an intranet feed, a test server on 127.0.0.1) may lead anywhere: its operator chose that
+network.
 """
 
 from __future__ import annotations
@@ -37,7 +50,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from services.poller.addresses import AddressGuard, InternalHost
 from services.poller.errors import (
     AddressRefused,
     ConnectError,
@@ -53,7 +65,7 @@ from services.poller.errors import (
     TooManyRedirects,
 )
 from services.poller.pools import INTERNAL_OK, OriginPools
-from services.runtime.addresses import is_internal_address
+from services.runtime.addresses import InternalHosts, is_internal_address
 from services.runtime.egress import InternalPeer, IsInternal, environment_mounts
 from services.runtime.redact import shown_url
 
@@ -250,9 +262,8 @@ class Fetcher:
     """Fetches sources with one shared ``httpx.AsyncClient``. Create inside the event loop.
 
     ``transport`` replaces the per-origin pools (``httpx.MockTransport`` in narrow tests);
-    ``internal_host`` replaces the resolution that tells internal hosts (``addresses``), and
-    ``internal_address`` the test of a connected socket's peer (``runtime.egress``), so that
-    tests on 127.0.0.1 can stand for a public source."""
+    ``hosts`` replaces the lookup that tells internal hosts, and ``internal_address`` the test
+    of a connected socket's peer, so that tests on 127.0.0.1 can stand for a public source."""
 
     def __init__(
         self,
@@ -261,11 +272,11 @@ class Fetcher:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        internal_host: InternalHost | None = None,
+        hosts: InternalHosts | None = None,
         internal_address: IsInternal = is_internal_address,
     ) -> None:
         self.options = opts = options or FetchOptions()
-        self._addresses = AddressGuard(internal_host)
+        self._hosts = hosts or InternalHosts()
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._gate = HostGate(
@@ -374,7 +385,7 @@ class Fetcher:
             async with asyncio.timeout(opts.total_timeout_s):
                 # a source whose own URL (or listing page) is internal may lead anywhere
                 trusted = (urlsplit(found_on or url).hostname or "").lower()
-                internal_ok = await self._addresses.internal(trusted)
+                internal_ok = await self._hosts.internal_async(trusted) is not None
                 return await self._get(url, headers, validators, internal_ok)
         except PollError:
             raise
@@ -385,11 +396,11 @@ class Fetcher:
 
     async def _check_hop(self, request: httpx.Request) -> None:
         """Before every request, redirects included (an httpx request hook): from a public
-        source, no internal address (``addresses``)."""
+        source, no internal host (see the module's docstring)."""
         if request.extensions.get(INTERNAL_OK, True):
             return
         host = request.url.host
-        if await self._addresses.internal(host):
+        if await self._hosts.internal_async(host) is not None:
             raise AddressRefused(
                 f"refused to fetch {shown_url(str(request.url))}: {host} is an internal "
                 "address (loopback, private or link-local) and this source's own URL is not"

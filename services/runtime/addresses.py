@@ -10,6 +10,7 @@ multicast, unspecified; an IPv4-mapped IPv6 address is judged as its IPv4 addres
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import threading
@@ -63,7 +64,8 @@ def internal_address_of(host: str) -> Address | None:
 
 class InternalHosts:
     """``internal_address_of``, remembered for ``ttl_s`` per host (a lookup per host and
-    minute, not per delivery); thread-safe. ``resolve`` replaces the lookup (tests)."""
+    minute, not per delivery or fetch); thread-safe, with a face for event loops
+    (``internal_async``). ``resolve`` replaces the lookup (tests)."""
 
     def __init__(
         self,
@@ -76,15 +78,27 @@ class InternalHosts:
         self._lock = threading.Lock()
 
     def internal(self, host: str) -> Address | None:
+        """The internal address ``host`` is or resolves to, if any. Blocks on a lookup."""
         host = host.lower()
-        now = time.monotonic()
-        with self._lock:
-            known = self._known.get(host)
-        if known is not None and known[0] > now:
+        known = self._remembered(host)
+        if known is not None:
             return known[1]
         found = self._resolve(host)
         with self._lock:
             if len(self._known) > 10_000:  # many hosts over a long run: start again
                 self._known.clear()
-            self._known[host] = (now + self._ttl_s, found)
+            self._known[host] = (time.monotonic() + self._ttl_s, found)
         return found
+
+    async def internal_async(self, host: str) -> Address | None:
+        """``internal`` for an event loop: a lookup runs in the loop's default executor (as
+        ``loop.getaddrinfo`` would); a remembered answer is given at once."""
+        known = self._remembered(host.lower())
+        if known is not None:
+            return known[1]
+        return await asyncio.to_thread(self.internal, host)
+
+    def _remembered(self, host: str) -> tuple[float, Address | None] | None:
+        with self._lock:
+            known = self._known.get(host)
+        return known if known is not None and known[0] > time.monotonic() else None

@@ -1,4 +1,4 @@
-"""A public source must not lead the poller into an internal network (``addresses.py``):
+"""A public source must not lead the poller into an internal network (``fetch.py``):
 no redirect, and no followed link, to a loopback, private or link-local address, unless the
 source's own URL is internal too.
 
@@ -11,6 +11,7 @@ that a name whose lookup lies (DNS rebinding) cannot pass."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from collections.abc import Iterator
 
@@ -20,23 +21,22 @@ from test_poll_http import events
 
 from schemas import PollStatus
 from services.eventlog import EventLog
-from services.poller.addresses import resolves_internal
 from services.poller.config import SourceConfig, load_sources
 from services.poller.fetch import Fetcher
 from services.poller.poller import Poller, PollReport, Topics
-from services.runtime.addresses import Address
+from services.runtime.addresses import Address, InternalHosts, internal_address_of
 
 TOPICS = Topics("articles.published", "sources.polled")
 SECRET = rss([("https://internal.example/creds", "AKIA-INSTANCE-CREDENTIALS")])
 
 
-async def localhost_is_internal(host: str) -> bool:
-    return host == "localhost"
+def localhost_is_internal(host: str) -> Address | None:
+    return ipaddress.ip_address("127.0.0.1") if host == "localhost" else None
 
 
-async def every_name_public(host: str) -> bool:
+def every_name_public(host: str) -> None:
     """A lookup that lies, as a rebinding name server does: public now, internal later."""
-    return False
+    return None
 
 
 def no_address_internal(address: Address) -> bool:
@@ -57,10 +57,12 @@ class Polls:
     def __init__(self, log: EventLog, socket_checked: bool = False) -> None:
         self.loop = asyncio.new_event_loop()
         fetcher = (
-            Fetcher(FAST, internal_host=every_name_public, internal_address=inside)
+            Fetcher(FAST, hosts=InternalHosts(resolve=every_name_public), internal_address=inside)
             if socket_checked
             else Fetcher(
-                FAST, internal_host=localhost_is_internal, internal_address=no_address_internal
+                FAST,
+                hosts=InternalHosts(resolve=localhost_is_internal),
+                internal_address=no_address_internal,
             )
         )
         self.poller = Poller(log, TOPICS, fetcher)
@@ -191,4 +193,5 @@ def test_a_name_that_looked_public_but_connects_inside_is_refused_on_the_socket(
     ],
 )
 def test_the_real_resolution_tells_internal_hosts(host: str, internal: bool) -> None:
-    assert asyncio.run(resolves_internal(host)) is internal
+    assert (internal_address_of(host) is not None) is internal
+    assert (asyncio.run(InternalHosts().internal_async(host)) is not None) is internal
