@@ -50,6 +50,7 @@ from pydantic import (
 )
 
 from schemas import Severity
+from services.runtime.addresses import is_internal_address
 from services.runtime.settings import substitute_env
 
 __all__ = [
@@ -122,7 +123,12 @@ def _http_url(url: str) -> str:
 class _HttpChannel(_Model):
     url: str
     block_private: bool = Field(
-        default=False, description="refuse URLs whose host is a private or loopback address"
+        default=False,
+        description=(
+            "deliver to public hosts only: refuse a URL whose host is an internal address "
+            "(private, loopback, link-local...), and check the name at each delivery and "
+            "the connection's peer"
+        ),
     )
 
     @field_validator("url")
@@ -138,10 +144,8 @@ class _HttpChannel(_Model):
                 address = ipaddress.ip_address(host)
             except ValueError:
                 address = None
-            if host == "localhost" or (
-                address is not None and (address.is_private or address.is_loopback)
-            ):
-                raise ValueError(f"url: host {host!r} is a private address (block_private is on)")
+            if host == "localhost" or (address is not None and is_internal_address(address)):
+                raise ValueError(f"url: host {host!r} is an internal address (block_private is on)")
         return self
 
 

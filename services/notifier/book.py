@@ -18,7 +18,7 @@ from services.alerting.subscriptions import (
     load_subscriptions,
     parse_subscription,
 )
-from services.notifier.channels import Channel, build_channel
+from services.notifier.channels import PUBLIC_ONLY, Channel, build_channel
 from services.runtime.addresses import InternalHosts
 from services.runtime.settings import ConfigError, Settings
 
@@ -62,8 +62,13 @@ class SubscriptionBook:
 
     def sender(self, sub: Subscription, guard: InternalHosts | None) -> Channel:
         """The channel to send through: checked by ``guard`` when ``sub`` came through the
-        API; the config file's are the operator's own and go anywhere."""
-        return build_channel(sub, None if sub.id in self.configured else guard)
+        API; the config file's are the operator's own and go anywhere, unless the
+        subscription asks for public hosts only (``block_private``)."""
+        if guard is not None and sub.id not in self.configured:
+            return build_channel(sub, guard)
+        if getattr(sub.channel, "block_private", False):
+            return build_channel(sub, guard or InternalHosts(), PUBLIC_ONLY)
+        return build_channel(sub)
 
     def apply(self, event: CloudEvent) -> str | None:
         """Fold one subscription event; the id it changed, or None if it changed nothing.

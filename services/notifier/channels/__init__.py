@@ -17,18 +17,20 @@ from services.alerting.subscriptions import (
     WebhookChannel,
 )
 from services.notifier.channels.base import Channel, DeliveryError, Outgoing
-from services.notifier.channels.guard import GuardedChannel
+from services.notifier.channels.guard import PUBLIC_ONLY, THROUGH_THE_API, GuardedChannel
 from services.runtime.addresses import InternalHosts
 
-__all__ = ["Channel", "DeliveryError", "Outgoing", "build_channel"]
+__all__ = ["PUBLIC_ONLY", "Channel", "DeliveryError", "Outgoing", "build_channel"]
 
 
-def build_channel(sub: Subscription, hosts: InternalHosts | None = None) -> Channel:
+def build_channel(
+    sub: Subscription, hosts: InternalHosts | None = None, because: str = THROUGH_THE_API
+) -> Channel:
     """The sender for a pushed subscription's channel; with ``hosts``, one that refuses to
-    send to an internal host (``guard``)."""
+    send to an internal host (``guard``), saying ``because``."""
     if hosts is None:
         return _sender(sub, checked=False)
-    return GuardedChannel(_sender(sub, checked=True), sub.channel, hosts)
+    return GuardedChannel(_sender(sub, checked=True), sub.channel, hosts, because)
 
 
 def _sender(sub: Subscription, checked: bool) -> Channel:

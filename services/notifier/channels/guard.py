@@ -12,7 +12,8 @@ the sender under the guard checks each connection's peer (``runtime.egress``), a
 ``InternalPeer`` is refused here in the same words.
 
 The config file's subscriptions are the operator's own and go anywhere, and so do the
-API's when ``api.allow_private_urls`` is on.
+API's when ``api.allow_private_urls`` is on, unless a subscription asks for public hosts
+only (``block_private`` on an HTTP channel): that one is guarded wherever it came from.
 """
 
 from __future__ import annotations
@@ -37,14 +38,26 @@ def destination(config: ChannelConfig) -> tuple[str, str]:
     return urlsplit(url).hostname or "", origin(url)
 
 
-class GuardedChannel:
-    """A channel whose host is checked before each send."""
+#: why a subscription is guarded, as its refusals say
+THROUGH_THE_API = "the subscription came through the API (api.allow_private_urls is off)"
+PUBLIC_ONLY = "the subscription asks for public hosts only (block_private)"
 
-    def __init__(self, inner: Channel, config: ChannelConfig, hosts: InternalHosts) -> None:
+
+class GuardedChannel:
+    """A channel whose host is checked before each send; ``because`` says why it is."""
+
+    def __init__(
+        self,
+        inner: Channel,
+        config: ChannelConfig,
+        hosts: InternalHosts,
+        because: str = THROUGH_THE_API,
+    ) -> None:
         self.inner = inner
         self.kind = inner.kind
         self.host, self.where = destination(config)
         self.hosts = hosts
+        self.because = because
 
     def send(self, message: Outgoing) -> int | None:
         address = self.hosts.internal(self.host)
@@ -57,8 +70,7 @@ class GuardedChannel:
 
     def _refuse(self, why: str) -> NoReturn:
         raise DeliveryError(
-            f"{self.kind} {self.where}: refused: {why}, an internal address, and the "
-            "subscription came through the API (api.allow_private_urls is off)",
+            f"{self.kind} {self.where}: refused: {why}, an internal address, and {self.because}",
             retryable=False,
         ) from None
 

@@ -17,11 +17,16 @@ from notifier_support import T0, Receiver, alert
 from service_helpers import append_alerts, outcomes, running, settings, wait_for
 
 from schemas import AlertDelivered, AlertDeliveryFailed, SubscriptionCreated, new_event
-from services.alerting.subscriptions import parse_subscription
+from services.alerting.subscriptions import (
+    SubscriptionError,
+    load_subscriptions,
+    parse_subscription,
+)
 from services.eventlog import EventLog
 from services.eventlog.codec import encode
+from services.notifier.book import SubscriptionBook
 from services.notifier.channels import DeliveryError, Outgoing, build_channel
-from services.runtime.addresses import InternalHosts
+from services.runtime.addresses import InternalHosts, internal_address_of
 from services.runtime.settings import Settings
 
 FAST = {"timeout_s": 2, "max_attempts": 3, "backoff_initial_s": 0.05, "backoff_max_s": 0.2}
@@ -200,3 +205,55 @@ def test_a_checked_channel_still_goes_through_the_environments_proxy(
         proxy.stop()
     assert proxy.relayed == ["POST http://hooks.tocsin-test.invalid/hook"]
     assert len(r.received) == 1
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "10.0.0.1", "169.254.169.254", "100.64.0.1", "[::ffff:10.0.0.1]"]
+)
+def test_block_private_refuses_every_internal_address_when_the_file_is_read(host: str) -> None:
+    """The cloud's metadata service, carrier NAT and IPv4-mapped addresses are internal
+    too, as everywhere else in Tocsin."""
+    with pytest.raises(SubscriptionError, match="is an internal address"):
+        parse_subscription(
+            {
+                "id": "p",
+                "channel": {**hook("p", f"http://{host}/h")["channel"], "block_private": True},
+            }
+        )
+
+
+def test_a_config_subscription_with_block_private_is_guarded_at_delivery(
+    receivers: list[Receiver],
+) -> None:
+    """A name passes when the file is read; at delivery it is checked (here this machine's
+    own name, which resolves to an internal address), whether ``api.allow_private_urls``
+    is on (no guard given) or off, as for the API's subscriptions."""
+    host = socket.gethostname()
+    if internal_address_of(host) is None:
+        pytest.skip(f"this machine's name {host!r} does not resolve to an internal address")
+    r = Receiver()
+    receivers.append(r)
+    url = r.url.replace("127.0.0.1", host)
+    definition = {"id": "desk", "channel": {"kind": "webhook", "url": url, "block_private": True}}
+    book = SubscriptionBook(load_subscriptions([definition]))
+    sub = book.all()[0]
+    for guard in (None, InternalHosts()):
+        channel = book.sender(sub, guard)
+        try:
+            with pytest.raises(DeliveryError) as caught:
+                channel.send(Outgoing(sub, (alert(7),), False, "key-7"))
+        finally:
+            channel.close()
+        assert f"refused: {host.lower()} is or resolves to " in str(caught.value)
+        assert str(caught.value).endswith(
+            "an internal address, and the subscription asks for public hosts only (block_private)"
+        )
+        assert not caught.value.retryable
+    assert r.received == []
+    plain = parse_subscription({"id": "desk", "channel": {"kind": "webhook", "url": url}})
+    assert (
+        SubscriptionBook([plain])
+        .sender(plain, None)
+        .send(Outgoing(plain, (alert(7),), False, "key-7"))
+        == 200
+    )  # the control: without block_private, the file's subscription goes anywhere

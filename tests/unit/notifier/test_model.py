@@ -48,7 +48,7 @@ def test_every_problem_is_reported_with_its_place_and_no_secret() -> None:
 
 
 def test_private_addresses_refused_when_asked() -> None:
-    with pytest.raises(SubscriptionError, match="private address"):
+    with pytest.raises(SubscriptionError, match="internal address"):
         parse_subscription(
             {"id": "p", "channel": {**HOOK, "url": "http://10.0.0.1/h", "block_private": True}}
         )
