@@ -30,14 +30,16 @@ from services.eventlog import EventLog, EventLogError, Message
 from services.poller.appender import GroupAppender
 from services.poller.config import SourceConfig
 from services.poller.core import polled_message, published_message, select_new
-from services.poller.errors import PollError
+from services.poller.errors import NotAFeed, PollError
 from services.poller.fetch import Document, Fetcher, FetchResult
 from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers.discovery import advertised_feeds
 from services.poller.parsers.pages import listing_links, parse_page
 from services.poller.parsing import THREAD_ABOVE_BYTES, ParsePool
 from services.poller.state import HealthBook, KnownArticles
 from services.poller.unchanged import Reduced, Seen, reduce_feed
 from services.runtime.clock import Clock, SystemClock
+from services.runtime.redact import shown_url
 
 log = logging.getLogger(__name__)
 #: preview pages of a Telegram channel read per poll at most (about twenty posts each)
@@ -230,6 +232,8 @@ class Poller:
             if not reduced.kept:  # every item was read before: nothing left to parse
                 return Parsed()
             return await self.parsers.parse(source.kind, reduced.doc)
+        if source.kind == "feed" and len(result.documents) == 1:
+            return await self._parse_feed(source, result.documents[0])
         merged = Parsed()
         errors: list[PollError] = []
         for doc in result.documents:
@@ -248,6 +252,32 @@ class Poller:
         if errors and not merged.items and len(errors) == len(result.documents):
             raise errors[0]
         return merged
+
+    async def _parse_feed(self, source: SourceConfig, doc: Document) -> Parsed:
+        """A feed; or, when the source's URL answers with a web page, the feed the page
+        advertises (``discovery``), read on every poll with a warning that names it, so the
+        operator can make it the source's URL (and save the page's fetch)."""
+        try:
+            return await self.parsers.parse("feed", doc)
+        except NotAFeed as exc:
+            if len(doc.body) > THREAD_ABOVE_BYTES:
+                feeds = await asyncio.to_thread(advertised_feeds, doc)
+            else:
+                feeds = advertised_feeds(doc)
+            if not feeds:
+                raise NotAFeed(
+                    f'{exc}, and the page advertises no feed (no <link rel="alternate"> '
+                    "to RSS, Atom or JSON Feed): give the feed's URL, or kind: page to read "
+                    "the page itself"
+                ) from exc
+        feed = await self.fetcher.fetch_plain(feeds[0], found_on=source.url)
+        parsed = await self.parsers.parse("feed", feed)
+        parsed.warnings.insert(
+            0,
+            f"{source.shown_url} is a web page: read the feed it advertises, "
+            f"{shown_url(feeds[0])} (make that the source's url)",
+        )
+        return parsed
 
     async def _parse_listing(self, source: SourceConfig, result: FetchResult) -> Parsed:
         assert source.follow is not None

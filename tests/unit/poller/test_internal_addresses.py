@@ -131,6 +131,21 @@ def test_a_public_listing_never_leads_to_an_inside_page(
     assert titles == ["Ceasefire holds"]
 
 
+def test_a_public_page_cannot_advertise_an_inside_feed(
+    server: FeedServer, poll: Polls, sqlite_log: EventLog
+) -> None:
+    server.add("/metadata", Route(SECRET))
+    site = (
+        '<html><head><link rel="alternate" type="application/rss+xml" '
+        f'href="http://localhost:{server.port}/metadata"></head><body>Hi</body></html>'
+    )
+    server.add("/", Route(site.encode(), "text/html"))
+    report = poll({"id": "site", "url": server.url("/")})["site"]
+    assert report.status is PollStatus.ERROR and report.error_class == "AddressRefused"
+    assert server.count("/metadata") == 0
+    assert events(sqlite_log, "articles.published") == []
+
+
 def test_an_internal_source_may_lead_anywhere_inside(
     server: FeedServer, poll: Polls, sqlite_log: EventLog
 ) -> None:
