@@ -77,7 +77,9 @@ def list_sources(
     fmt: FormatOption = Format.TABLE,
     limit: Annotated[int, typer.Option("--limit", help="Rows to show (0 = all).")] = 0,
 ) -> None:
-    """Configured sources with their health from the log: last poll, status, new items, last error."""
+    """Configured sources with their health from the log: last poll, status, new items, last
+    error, and the last poll's warning (a feed that moved, a page read for its feed)."""
+    from schemas import PollStatus
     from services.poller.state import HealthBook, rebuild_health
     from services.runtime.bootstrap import topic
 
@@ -103,6 +105,11 @@ def list_sources(
                 "http": h.last.http_status if h else None,
                 "new_items": h.last.new_articles if h else None,
                 "last_error": f"{err.error_class}: {err.error_message}" if err else None,
+                "warning": (
+                    h.last.error_message
+                    if h and h.last.status not in (PollStatus.ERROR, PollStatus.DISABLED)
+                    else None
+                ),
             }
         )
     if limit:
@@ -115,6 +122,7 @@ def list_sources(
         "last_poll",
         "new_items",
         "last_error",
+        "warning",
         "schedule",
         "enabled",
         "url",

@@ -140,6 +140,8 @@ class FetchResult:
     documents: list[Document] = field(default_factory=list)
     bytes: int = 0
     attempts: int = 1
+    #: where the URL moved for good (its first redirects were 301 or 308), if it did
+    moved_to: str | None = None
 
 
 def parse_content_type(value: str | None) -> tuple[str, str | None]:
@@ -220,6 +222,19 @@ def translate(exc: BaseException, url: str, options: FetchOptions) -> PollError:
     if isinstance(exc, httpx.HTTPError):
         return FetchError(f"HTTP error fetching {url}: {_short(exc)}")
     return FetchError(f"unexpected error fetching {url}: {type(exc).__name__}: {_short(exc)}")
+
+
+def _moved_permanently(response: httpx.Response) -> str | None:
+    """Where the requested URL moved for good: the target of its redirects that are
+    permanent (301, 308) from the first hop on; None when the first is not (a 302 says
+    nothing of the address to keep)."""
+    moved = None
+    # each hop with the response it led to (no hop, no redirect: the zip is empty)
+    for hop, after in zip(response.history, [*response.history[1:], response], strict=False):
+        if hop.status_code not in (301, 308):
+            break
+        moved = str(after.url)
+    return moved
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:
@@ -414,6 +429,7 @@ class Fetcher:
         async with self.client.stream("GET", url, headers=headers, extensions=extensions) as resp:
             final = str(resp.url)
             status = resp.status_code
+            moved_to = _moved_permanently(resp)
             if status == 304:
                 # read the (empty) body to its end: httpcore keeps a connection for the
                 # next request only once the response is complete, else every 304 costs a
@@ -423,6 +439,7 @@ class Fetcher:
                     url=final,
                     http_status=304,
                     not_modified=True,
+                    moved_to=moved_to,
                     validators=Validators(
                         resp.headers.get("etag") or old.etag,
                         resp.headers.get("last-modified") or old.last_modified,
@@ -458,6 +475,7 @@ class Fetcher:
                 validators=Validators(resp.headers.get("etag"), resp.headers.get("last-modified")),
                 documents=[Document(final, b"".join(chunks), content_type, charset)],
                 bytes=size,
+                moved_to=moved_to,
             )
 
     # -- local -----------------------------------------------------------------------------

@@ -84,6 +84,17 @@ class PollReport:
         return head + tail
 
 
+def _moved(source: SourceConfig, result: FetchResult) -> list[str]:
+    """A warning when the source's URL moved for good (a 301 or 308): feed readers keep the
+    new address; here the operator's config does, so the poll says which it is."""
+    if result.moved_to is None or result.moved_to == source.url:
+        return []
+    return [
+        f"{source.shown_url} moved permanently to {shown_url(result.moved_to)} "
+        "(make that the source's url)"
+    ]
+
+
 class Poller:
     """Polls sources against one log. Create and use inside one event loop."""
 
@@ -143,11 +154,20 @@ class Poller:
         result: FetchResult | None = None
         try:
             result = await self.fetcher.fetch(source.url, validators, source.kind)
+            moved = _moved(source, result)
             if result.not_modified:
-                polled = self._polled(source, polled_at, started, result, PollStatus.NOT_MODIFIED)
-                return await self._commit(source, polled, [], 0, [])
+                polled = self._polled(
+                    source,
+                    polled_at,
+                    started,
+                    result,
+                    PollStatus.NOT_MODIFIED,
+                    warning=moved[0] if moved else None,
+                )
+                return await self._commit(source, polled, [], 0, moved)
             reduced = await self._reduce(source, result)
             parsed = await self._parse(source, result, reduced)
+            parsed.warnings[:0] = moved
             selection = select_new(
                 parsed.items, source, polled_at, parsed.language, self.known.hashes
             )

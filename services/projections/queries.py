@@ -519,7 +519,9 @@ def failing_sources(conn: sqlite3.Connection) -> tuple[list[str], int]:
 def source_health(
     conn: sqlite3.Connection, *, now_ms: int, window_ms: int = DAY_MS
 ) -> list[dict[str, Any]]:
-    """Sources, failing first: last poll, status, error rate over the window, freshness."""
+    """Sources, failing first: last poll, status, error rate over the window, freshness,
+    and the warning of the last poll when it did not fail (the feed moved for good, the
+    page read for its feed...): what the operator should fix before it becomes an error."""
     rows = conn.execute(
         """
         SELECT s.*,
@@ -527,7 +529,9 @@ def source_health(
              WHERE p.source_id = s.source_id AND p.polled_ms >= ?) AS polls,
           (SELECT count(*) FROM source_polls p WHERE p.source_id = s.source_id AND p.polled_ms >= ?
              AND p.status = 'error') AS errors,
-          (SELECT max(published_ms) FROM articles x WHERE x.source_id = s.source_id) AS last_article_ms
+          (SELECT max(published_ms) FROM articles x WHERE x.source_id = s.source_id) AS last_article_ms,
+          (SELECT p.error_message FROM source_polls p WHERE p.source_id = s.source_id
+             ORDER BY p.polled_ms DESC, p.event_id DESC LIMIT 1) AS last_message
         FROM sources s
         ORDER BY (s.last_status = 'error') DESC, s.source_id
         """,
@@ -548,6 +552,7 @@ def source_health(
                 "last_new_articles": iso(r["last_new_ms"]),
                 "last_error": r["last_error"],
                 "last_error_at": iso(r["last_error_ms"]),
+                "warning": None if r["last_status"] == "error" else r["last_message"],
                 "polls_in_window": r["polls"],
                 "errors_in_window": r["errors"],
                 "error_rate": round(r["errors"] / r["polls"], 4) if r["polls"] else None,

@@ -539,6 +539,20 @@ def test_dashboard_escapes_untrusted_text(env: Env) -> None:
     ops = env.client.get("/ui/ops").text
     assert "503 Service Unavailable" in ops and "<svg" in ops
     assert '<a href="/ui/ops">1 of 2 sources failing</a>: src-b' in env.client.get("/ui").text
+    # a poll's warning names URLs a publisher chose (a redirect's target)
+    warned = ev.polled("src-c", ev.T0)
+    data = warned.data.model_copy(
+        update={
+            "error_message": 'moved permanently to https://x.example/"><script>alert(3)</script>'
+        }
+    )
+    ev.append(env.log, [warned.model_copy(update={"data": data})])
+    env.project()
+    ops = env.client.get("/ui/ops").text
+    assert "<script>alert(3)" not in ops
+    assert (
+        '<td class="warning">moved permanently to https://x.example/&#34;&gt;&lt;script&gt;' in ops
+    )
 
 
 def test_dashboard_sends_strangers_to_sign_in(env: Env) -> None:

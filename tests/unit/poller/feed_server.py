@@ -32,6 +32,7 @@ class Route:
     hang: bool = False  # accept, then never answer
     endless: bool = False  # a 200 whose body never ends
     redirect_to: str | None = None
+    redirect_status: int = 302
     delay_s: float = 0.0
 
     @property
@@ -75,7 +76,7 @@ class FeedServer:
                     server.stopping.wait(30)
                     return None
                 if route.redirect_to is not None:
-                    self.send_response(302)
+                    self.send_response(route.redirect_status)
                     self.send_header("Location", route.redirect_to)
                     self.send_header("Content-Length", "0")
                     self.end_headers()

@@ -15,6 +15,7 @@ def test_poll_then_list_then_import(server: FeedServer, tmp_path: Path) -> None:
     good = server.add(
         "/feed", Route(rss([("https://news.example/1", "One"), ("https://news.example/2", "Two")]))
     )
+    server.add("/old", Route(redirect_to="/feed", redirect_status=301))
     config = tmp_path / "tocsin.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -23,6 +24,7 @@ def test_poll_then_list_then_import(server: FeedServer, tmp_path: Path) -> None:
                 "sources": [
                     {"id": "good", "url": good},
                     {"id": "missing", "url": server.url("/none")},
+                    {"id": "moved", "url": server.url("/old")},
                 ],
             }
         )
@@ -44,6 +46,9 @@ def test_poll_then_list_then_import(server: FeedServer, tmp_path: Path) -> None:
     rows = {r["id"]: r for r in json.loads(result.output)}
     assert rows["good"]["status"] == "not_modified" and rows["missing"]["status"] == "error"
     assert "404" in rows["missing"]["last_error"]
+    assert rows["moved"]["status"] == "ok" and rows["good"]["warning"] is None
+    moved = f"{server.url('/old')} moved permanently to {good} (make that the source's url)"
+    assert rows["moved"]["warning"] == moved
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"sources": [{"id": "x", "url": "ftp://example.org/f"}]}))

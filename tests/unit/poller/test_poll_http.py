@@ -266,3 +266,36 @@ def test_listing_page_follows_article_links(server: FeedServer, sqlite_log: Even
     again.run_until_idle()
     assert again.reports[0].new_articles == 1
     assert server.count("/news/0") == 1  # known articles are not fetched again
+
+
+def test_a_feed_that_moved_for_good_says_where_on_every_poll(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    """A 301 or 308 says the address changed for good: feed readers keep the new one, and
+    here each poll's warning names it (the config is the operator's). A 302 says nothing
+    of the address to keep; after a 301 then a 302, the 301's target is the new address."""
+    feed = server.add("/new.xml", Route(rss([("https://news.example/m1", "Moved story")])))
+    server.add("/old.xml", Route(redirect_to="/new.xml", redirect_status=301))
+    server.add("/perm.xml", Route(redirect_to="/hop.xml", redirect_status=308))
+    server.add("/hop.xml", Route(redirect_to="/new.xml"))  # 302
+    server.add("/temp.xml", Route(redirect_to="/new.xml"))  # 302
+    srcs = sources(
+        {"id": "old", "url": server.url("/old.xml")},
+        {"id": "perm", "url": server.url("/perm.xml")},
+        {"id": "temp", "url": server.url("/temp.xml")},
+    )
+    for attempt in range(2):  # the first poll reads the feed, the second is a 304
+        svc = service(sqlite_log, srcs)
+        svc.run_until_idle()
+        reports = {r.source_id: r for r in svc.reports}
+        assert reports["old"].status is (PollStatus.OK if attempt == 0 else PollStatus.NOT_MODIFIED)
+        assert reports["old"].warnings == [
+            f"{server.url('/old.xml')} moved permanently to {feed} (make that the source's url)"
+        ]
+        assert reports["perm"].warnings == [
+            f"{server.url('/perm.xml')} moved permanently to {server.url('/hop.xml')} "
+            "(make that the source's url)"
+        ]
+        assert reports["temp"].warnings == []
+    polled = [p for p in events(sqlite_log, "sources.polled") if p.source_id == "old"]  # type: ignore[attr-defined]
+    assert [p.error_message for p in polled] == [reports["old"].warnings[0]] * 2

@@ -6,12 +6,13 @@ import random
 import sqlite3
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import readside_events as ev
 
+from schemas import CloudEvent
 from services.eventlog import EventLog, Message, Record, RetryableError, open_log
 from services.projections import queries
 from services.projections.loop import ProjectionLoop, TrackingConsumer, projection_loop
@@ -337,3 +338,37 @@ def test_an_older_read_model_gains_the_added_columns_in_place(tmp_path: Path) ->
     assert now is not None
     (health,) = queries.source_health(conn, now_ms=now)
     assert health["error_rate"] == 0.5
+
+
+def test_the_last_polls_warning_is_shown_until_a_poll_says_otherwise(tmp_path: Path) -> None:
+    """A poll that did not fail may still warn (the feed moved for good): the source's
+    health carries the last poll's warning, and a later poll without one clears it."""
+
+    def warned(at: datetime, message: str | None) -> CloudEvent:
+        event = ev.polled("src-w", at)
+        data = event.data.model_copy(update={"error_message": message})
+        return event.model_copy(update={"id": f"w{at.timestamp()}", "data": data})
+
+    moved = "https://src-w.example.org/feed moved permanently to https://new.example/feed"
+    path = tmp_path / "r.db"
+    fold_all(path, [warned(ev.T0, moved)])
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    now = queries.to_ms(ev.T0 + timedelta(minutes=1))
+    assert now is not None
+    (health,) = queries.source_health(conn, now_ms=now)
+    assert (health["status"], health["warning"], health["last_error"]) == ("ok", moved, None)
+    conn.close()
+    fold_all(path, [warned(ev.T0 + timedelta(seconds=5), None)])
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    (health,) = queries.source_health(conn, now_ms=now)
+    assert health["warning"] is None
+    conn.close()
+    fold_all(path, [ev.polled("src-w", ev.T0 + timedelta(seconds=9), ok=False)])
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    (health,) = queries.source_health(conn, now_ms=now)
+    assert (
+        health["warning"] is None and health["last_error"]
+    )  # a failure is an error, not a warning
