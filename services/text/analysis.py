@@ -35,6 +35,7 @@ from services.text.matcher import (
     GUARD_NONE,
     GUARD_PERSON_NAME,
     GUARD_SURNAME,
+    GUARD_WORD,
     Hit,
     Matcher,
     Ref,
@@ -66,6 +67,7 @@ _GUARDS = {
     "person-name": GUARD_PERSON_NAME,
     "surname": GUARD_SURNAME,
     "acronym": GUARD_ACRONYM,
+    "word": GUARD_WORD,
 }
 
 
@@ -152,7 +154,7 @@ class Analyser:
                 names: frozenset[str] = frozenset()
                 if alias.guard == "surname":
                     names = given
-                elif alias.guard == "acronym":
+                elif alias.guard in ("acronym", "word"):
                     names = spelt_out((a.text for a in entry.aliases), alias.text)
                 ref = Ref(
                     ENTITY,

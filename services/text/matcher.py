@@ -43,6 +43,7 @@ __all__ = [
     "GUARD_NONE",
     "GUARD_PERSON_NAME",
     "GUARD_SURNAME",
+    "GUARD_WORD",
     "Hit",
     "Matcher",
     "Ref",
@@ -60,6 +61,10 @@ GUARD_SURNAME = 2
 #: An organisation's acronym, which a text may give to something else: "International
 #: Cricket Council (ICC)", "SCO Group", "CIS Cup".
 GUARD_ACRONYM = 3
+#: An acronym that is also a common word ("WHO", "PACE"): ``GUARD_ACRONYM``, and in a line
+#: written all in capitals ("THOSE WHO FLED") it counts only if the text names its entity
+#: elsewhere too.
+GUARD_WORD = 4
 
 _WORD_TAIL = re.compile(r"[^\W_]*")
 
@@ -201,10 +206,11 @@ class Matcher:
         caseless = norm.original.islower()
         doubtful: list[tuple[Hit, int]] = []
         others: set[Ref] = set()
+        shouted: list[Hit] = []
         hits = [
             hit
             for automaton in automata
-            for hit in self._scan(automaton, norm, caseless, doubtful, others)
+            for hit in self._scan(automaton, norm, caseless, (doubtful, others, shouted))
         ]
         if doubtful:
             ends = {h.end for h in hits}
@@ -213,7 +219,10 @@ class Matcher:
         if others:
             named = {(h.ref.kind, h.ref.target) for h in hits if h.ref.guard not in _SENSES}
             hits = [h for h in hits if h.ref not in others or (h.ref.kind, h.ref.target) in named]
-        if len(automata) > 1 or doubtful:
+        if shouted:  # counted when the entity is named elsewhere in the text
+            named = {(h.ref.kind, h.ref.target) for h in hits}
+            hits += [h for h in shouted if (h.ref.kind, h.ref.target) in named]
+        if len(automata) > 1 or doubtful or shouted:
             hits.sort(key=lambda h: (h.nstart, h.nend))
         return hits
 
@@ -222,8 +231,7 @@ class Matcher:
         automaton: ahocorasick.Automaton,
         norm: Normalised,
         caseless: bool,
-        doubtful: list[tuple[Hit, int]],
-        others: set[Ref],
+        pending: Pending,
     ) -> list[Hit]:
         text = norm.text
         original = norm.original
@@ -253,16 +261,22 @@ class Matcher:
                 if _stock_symbol(original, start, end):
                     continue
                 hit = Hit(start, end, nstart, nend, ref)
-                if not ref.guard or _guard_passes(original, hit, doubtful, others):
+                if not ref.guard or _guard_passes(original, hit, pending):
                     hits.append(hit)
         return hits
 
 
-def _guard_passes(
-    original: str, hit: Hit, doubtful: list[tuple[Hit, int]], others: set[Ref]
-) -> bool:
-    """Whether a guarded hit counts. A surname after a given name is ``doubtful`` until
-    every hit is known; an acronym given to another body puts its alias in ``others``."""
+#: what a scan leaves to decide once every hit is known: surnames after a given name
+#: (with the given name's end), the aliases given to another body, word-like acronyms in
+#: lines of capitals
+Pending = tuple[list[tuple[Hit, int]], set[Ref], list[Hit]]
+
+
+def _guard_passes(original: str, hit: Hit, pending: Pending) -> bool:
+    """Whether a guarded hit counts now. A surname after a given name, and a word-like
+    acronym in a line of capitals, wait in ``pending`` until every hit is known; an
+    acronym given to another body puts its alias in ``pending``'s others."""
+    doubtful, others, shouted = pending
     ref = hit.ref
     if ref.guard == GUARD_SURNAME:
         word_end = _given_name_before(original, hit.start, ref.names)
@@ -270,12 +284,27 @@ def _guard_passes(
             return True
         doubtful.append((hit, word_end))
         return False
-    if ref.guard == GUARD_ACRONYM:
-        if not _given_to_another(original, hit.start, hit.end, ref.names):
-            return True
-        others.add(ref)
-        return False
+    if ref.guard in (GUARD_ACRONYM, GUARD_WORD):
+        if _given_to_another(original, hit.start, hit.end, ref.names):
+            others.add(ref)
+            return False
+        if ref.guard == GUARD_WORD and _shouted(original, hit.start, hit.end):
+            shouted.append(hit)
+            return False
+        return True
     return not _reads_as_person(original, hit.start, hit.end)
+
+
+def _shouted(original: str, start: int, end: int) -> bool:
+    """Whether the hit is in a line written all in capitals with other words in it
+    ("THOSE WHO FLED THE BORDER"), where case cannot tell an acronym from a word."""
+    line_start = original.rfind("\n", 0, start) + 1
+    line_end = original.find("\n", end)
+    line = original[line_start : len(original) if line_end < 0 else line_end]
+    if any(c.islower() for c in line):
+        return False
+    rest = line[: start - line_start] + " " + line[end - line_start :]
+    return any(sum(1 for c in word if c.isalpha()) >= 2 for word in rest.split())
 
 
 def _stock_symbol(original: str, start: int, end: int) -> bool:
@@ -449,7 +478,7 @@ def _reads_as_person(original: str, start: int, end: int) -> bool:
 
 #: Guards under which an alias may have another sense in a text, and so does not name its
 #: entity for sure.
-_SENSES = (GUARD_SURNAME, GUARD_ACRONYM)
+_SENSES = (GUARD_SURNAME, GUARD_ACRONYM, GUARD_WORD)
 
 #: Words that make an acronym before them part of a company's or a competition's name
 #: ("SCO Group", "CIS Cup", "ICC Champions Trophy").

@@ -55,7 +55,7 @@ __all__ = [
 
 Kind = Literal["country", "place", "organisation", "person"]
 CaseRule = Literal["insensitive", "capitalised", "upper"]
-Guard = Literal["none", "person-name", "surname", "acronym"]
+Guard = Literal["none", "person-name", "surname", "acronym", "word"]
 
 _ID_PATTERN = r"^[a-z][a-z0-9_-]*:[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LANG_PATTERN = r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$"
@@ -84,7 +84,10 @@ class AliasSpec(_Strict):
     person's one-word English and Russian aliases get unless they say otherwise.
     ``guard: acronym`` rejects an organisation's acronym in a text that spells it out as
     something else ("International Cricket Council (ICC)") or names a company or a cup
-    with it ("SCO Group", "CIS Cup"), which an organisation's upper-case aliases get."""
+    with it ("SCO Group", "CIS Cup"), which an organisation's upper-case aliases get.
+    ``guard: word`` is ``acronym`` for an acronym that is also a common word ("WHO",
+    "PACE"): in a line written all in capitals ("THOSE WHO FLED"), where case cannot tell
+    the two apart, it names its entity only when the text names it elsewhere too."""
 
     text: str = Field(min_length=1)
     case: CaseRule | None = None

@@ -315,3 +315,29 @@ def test_the_other_sense_of_an_acronym_takes_its_bare_uses_but_keeps_the_full_na
     sco = analysis.entity("org:sco")
     assert sco is not None
     assert [m.surface for m in sco.mentions] == ["Shanghai Cooperation Organisation", "SCO"]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "entity_id", "found"),
+    [
+        # in a line of capitals, case cannot tell "WHO" and "PACE" from the words (Reuters)
+        ("NORANDA REVISES NUMBER OF MINERS WHO WERE TRAPPED", "", "org:who", False),
+        ("SPANISH MONEY SUPPLY GROWING AT DOUBLE TARGET PACE", "", "org:council-of-europe", False),
+        ("ARMENIA AND AZERBAIJAN: WHO WILL BLINK FIRST?", "", "org:who", False),
+        ("ATTAQUE AU NORD DU PAYS", "", "org:african-union", False),
+        # ... unless the text names the entity elsewhere, in full or where case tells
+        ("WHO WARNS OF CHOLERA IN ARMENIA", "The World Health Organization said.", "org:who", True),
+        ("WHO WARNS OF CHOLERA IN ARMENIA", "WHO officials said cases rose.", "org:who", True),
+        # where case tells, as before; and acronyms that are no words are not affected
+        ("WHO warns of cholera in Armenia", "", "org:who", True),
+        ("PACE delegation visits Tavush", "", "org:council-of-europe", True),
+        ("ARMENIA FREEZES CSTO PARTICIPATION", "", "org:csto", True),
+        ("US TROOPS ARRIVE IN POLAND", "", "country:US", True),
+        # a line that is the acronym alone is a label, not a sentence of capitals
+        ("", "WHO\nThe agency said cases rose.", "org:who", True),
+    ],
+)
+def test_a_word_like_acronym_in_capitals_needs_the_entity_named_elsewhere(
+    title: str, text: str, entity_id: str, found: bool
+) -> None:
+    assert (entity_id in ids(title, text)) is found
