@@ -30,6 +30,8 @@ import httpx
 from httpx._utils import get_environment_proxies  # httpx's own reading, as its clients do
 
 from services.runtime.addresses import Address, is_internal_address
+from services.runtime.redact import shown_url
+from services.runtime.settings import ConfigError
 
 __all__ = [
     "AsyncCheckedTransport",
@@ -63,19 +65,34 @@ def environment_mounts(
 ) -> dict[str, Transport | None]:
     """httpx ``mounts`` for the environment's proxies, as httpx itself reads them: a proxy
     transport per proxied scheme, ``None`` (the client's own transport) for ``NO_PROXY``
-    hosts. Empty when ``trust_env`` is off or no proxy is set."""
+    hosts. Empty when ``trust_env`` is off or no proxy is set. A proxy that cannot be used
+    (an unknown scheme, a malformed URL) is a ``ConfigError`` that names it."""
     if not trust_env:
         return {}
-    return {
-        pattern: None if url is None else proxy_transport(httpx.Proxy(url))
-        for pattern, url in get_environment_proxies().items()
-    }
+    mounts: dict[str, Transport | None] = {}
+    for pattern, url in get_environment_proxies().items():
+        if url is None:
+            mounts[pattern] = None
+            continue
+        try:
+            mounts[pattern] = proxy_transport(httpx.Proxy(url))
+        except (ValueError, ImportError, httpx.InvalidURL) as exc:
+            # httpx's own message repeats the URL, secrets and all: not shown
+            why = str(exc) if isinstance(exc, ImportError) else "an unknown scheme or a bad URL"
+            raise ConfigError(
+                f"the environment's proxy for {pattern} ({shown_url(url)}) cannot be used: "
+                f"{why} (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY take http, https, socks5 or "
+                "socks5h)"
+            ) from None
+    return mounts
 
 
-def _peer(stream: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> Address | None:
+def _peer(stream: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> Address:
+    """The connected peer's address; unspecified (internal: refused) when the stream does
+    not tell, so that a check that cannot be made fails closed."""
     peer = stream.get_extra_info("server_addr")
     if not peer:
-        return None
+        return ipaddress.IPv4Address(0)  # 0.0.0.0
     return ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
 
 
@@ -107,7 +124,7 @@ class PeerCheck(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         address = _peer(stream)
-        if address is not None and self._internal(address):
+        if self._internal(address):
             stream.close()
             raise InternalPeer(host, port, address)
         return stream
@@ -138,7 +155,7 @@ class AsyncPeerCheck(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         address = _peer(stream)
-        if address is not None and self._internal(address):
+        if self._internal(address):
             await stream.aclose()
             raise InternalPeer(host, port, address)
         return stream

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import select
 import socket
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -119,3 +120,63 @@ def _pipe(client: socket.socket, upstream: socket.socket) -> None:
         return
     finally:
         upstream.close()
+
+
+class Socks5Proxy:
+    """A SOCKS5 proxy on 127.0.0.1 (RFC 1928: no authentication, CONNECT only), resolving
+    names as ``ForwardProxy`` does (``hosts``). ``connected`` records each target asked."""
+
+    def __init__(self, hosts: dict[str, tuple[str, int]] | None = None) -> None:
+        self.hosts = dict(hosts or {})
+        self.connected: list[str] = []
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                sock: socket.socket = self.request
+                version, methods = _read(sock, 2)
+                _read(sock, methods)
+                if version != 5:
+                    return
+                sock.sendall(b"\x05\x00")  # no authentication
+                _, command, _, kind = _read(sock, 4)
+                if kind == 1:
+                    host = socket.inet_ntoa(_read(sock, 4))
+                elif kind == 3:
+                    host = _read(sock, _read(sock, 1)[0]).decode("idna")
+                else:
+                    host = socket.inet_ntop(socket.AF_INET6, _read(sock, 16))
+                port = int.from_bytes(_read(sock, 2), "big")
+                proxy.connected.append(f"{host}:{port}")
+                try:
+                    if command != 1:
+                        raise OSError("only CONNECT")
+                    upstream = socket.create_connection(proxy.hosts.get(host, (host, port)), 10)
+                except OSError:
+                    sock.sendall(b"\x05\x05\x00\x01" + bytes(6))  # connection refused
+                    return
+                sock.sendall(b"\x05\x00\x00\x01" + bytes(6))
+                _pipe(sock, upstream)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"socks5://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> Socks5Proxy:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the client went away")
+        data += chunk
+    return data

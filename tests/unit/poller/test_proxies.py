@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 from feed_server import FAST, FeedServer, Route, rss
-from forward_proxy import ForwardProxy
+from forward_proxy import ForwardProxy, Socks5Proxy
 
 from services.poller.errors import ConnectError
 from services.poller.fetch import Fetcher, FetchOptions, FetchResult, Validators
+from services.runtime.settings import ConfigError
 
 TRUSTING = dataclasses.replace(FAST, trust_env=True)
 HOST = "feeds.tocsin-test.invalid"
@@ -77,6 +78,36 @@ def test_no_proxy_hosts_and_trust_env_off_go_direct(
     assert fetch(server.url("/feed.xml"), FAST).documents[0].body == FEED  # trust_env off
     with pytest.raises(ConnectError, match=r"connection to '127\.0\.0\.1' failed"):
         fetch(server.url("/feed.xml"))  # and through the dead proxy it fails: it was used
+
+
+def test_a_feed_is_fetched_through_a_socks_proxy(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ALL_PROXY=socks5h://... (a SOCKS tunnel out of a closed network): the name is
+    resolved by the proxy, which no DNS here does."""
+    server.add("/feed.xml", Route(FEED))
+    socks = Socks5Proxy({HOST: ("127.0.0.1", server.port)}).start()
+    try:
+        monkeypatch.setenv("ALL_PROXY", socks.url.replace("socks5:", "socks5h:"))
+        result = fetch(f"http://{HOST}/feed.xml")
+    finally:
+        socks.stop()
+    assert result.documents[0].body == FEED
+    assert socks.connected == [f"{HOST}:80"]
+
+
+def test_a_proxy_that_cannot_be_used_is_a_clear_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://desk:pw-Q7x@proxy.corp:21")
+    with pytest.raises(ConfigError) as caught:
+        fetch("https://feeds.example/rss")
+    assert str(caught.value) == (
+        "the environment's proxy for https:// (ftp://proxy.corp:21) cannot be used: an "
+        "unknown scheme or a bad URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY take http, https, "
+        "socks5 or socks5h)"
+    )
+    assert "pw-Q7x" not in str(caught.value)
 
 
 @pytest.fixture
