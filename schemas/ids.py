@@ -21,6 +21,15 @@ TRACKING_PARAMS = frozenset(
         "wbraid",
         "msclkid",
         "yclid",
+        # Yandex's search click id and Openstat's marker: on most links shared from Russian
+        # search and portals
+        "ysclid",
+        "_openstat",
+        # share ids of Facebook, Instagram and Twitter/X apps
+        "mibextid",
+        "igsh",
+        "tt_medium",
+        "tt_content",
         "igshid",
         "mc_cid",
         "mc_eid",

@@ -16,6 +16,16 @@ from schemas.ids import alert_id, article_id, canonical_url, delivery_id, enrich
         ("http://example.org:8080/a?b=2&a=1", "http://example.org:8080/a?b=2&a=1"),
         ("https://example.org", "https://example.org/"),
         ("  https://example.org/x?gclid=1&page=2  ", "https://example.org/x?page=2"),
+        # Yandex's click id and Openstat's marker, on links shared from Russian search
+        (
+            "https://ria.example/20240101/a.html?ysclid=lq1x2y3z4",
+            "https://ria.example/20240101/a.html",
+        ),
+        ("https://tass.example/x?_openstat=dGVzdDs7Ow&id=9", "https://tass.example/x?id=9"),
+        (
+            "https://news.example/p?mibextid=Zxz2cZ&igsh=MWQ1&tt_medium=share",
+            "https://news.example/p",
+        ),
     ],
 )
 def test_canonical_url(raw: str, canonical: str) -> None:
