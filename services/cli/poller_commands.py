@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from services.poller.config import SourceConfig
 
 sources_app = typer.Typer(
-    help="Configured sources: list with health, import OPML.", no_args_is_help=True
+    help="Configured sources: list with health, import OPML, discover a site's feeds.",
+    no_args_is_help=True,
 )
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -127,6 +128,47 @@ def list_sources(
         "enabled",
         "url",
     ]
+    render(rows, columns, fmt)
+
+
+@sources_app.command("discover")
+def discover(
+    url: Annotated[str, typer.Argument(help="A feed's URL, or a site's (its page's feeds).")],
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """The feed at URL, or the feeds its page advertises: items, newest, latest title.
+
+    For adding a source: the URL to put in `sources:` is the one listed first. Nothing is
+    published; the environment's proxy is used as the poller would."""
+    from services.poller.errors import PollError
+    from services.poller.fetch import Fetcher
+    from services.poller.probe import probe
+
+    async def run() -> list[dict[str, object]]:
+        fetcher = Fetcher()
+        try:
+            offers = await probe(url, fetcher)
+        finally:
+            await fetcher.aclose()
+        return [
+            {
+                "url": o.url,
+                "advertised": o.advertised,
+                "items": o.items,
+                "newest": o.newest.isoformat(timespec="minutes") if o.newest else None,
+                "language": o.language,
+                "latest_title": o.latest_title[:100],
+                "error": o.error,
+            }
+            for o in offers
+        ]
+
+    try:
+        rows = asyncio.run(run())
+    except PollError as exc:
+        typer.echo(f"{url}: {exc.error_class}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    columns = ["url", "items", "newest", "language", "latest_title", "advertised", "error"]
     render(rows, columns, fmt)
 
 

@@ -8,6 +8,7 @@ given instead of its feed.
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,37 @@ def test_a_page_that_advertises_no_feed_is_a_clear_error(
         'advertises no feed (no <link rel="alternate"> to RSS, Atom or JSON Feed): give the '
         "feed's URL, or kind: page to read the page itself"
     )
+
+
+def test_sources_discover_lists_the_feeds_a_site_advertises(server: FeedServer) -> None:
+    """``tocsin sources discover``: what to put in ``sources:``, read once, nothing kept."""
+    from typer.testing import CliRunner
+
+    from services.cli.app import app
+
+    head = link("/feed/", title="Desk » Feed") + link("/comments/feed/", title="Comments Feed")
+    head += link("/gone.xml", kind="application/atom+xml", title="Old Atom")
+    server.add("/", Route(page(head).body, "text/html"))
+    items = [("https://desk.example/n1", "Border talks"), ("https://desk.example/n2", "Summit")]
+    server.add("/feed/", Route(rss(items)))
+    runner = CliRunner()
+    result = runner.invoke(app, ["sources", "discover", server.url("/"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["url"], r["items"], r["advertised"]) for r in rows] == [
+        (server.url("/feed/"), 2, True),
+        (server.url("/gone.xml"), 0, True),
+    ]
+    assert rows[0]["newest"] == "2022-11-29T09:01+00:00" and rows[0]["latest_title"] == "Summit"
+    assert rows[0]["error"] is None and rows[1]["error"].startswith("HttpStatusError: HTTP 404")
+    assert server.count("/comments/feed/") == 0
+    # a feed's own URL: itself
+    result = runner.invoke(app, ["sources", "discover", server.url("/feed/"), "-f", "json"])
+    assert [(r["url"], r["advertised"]) for r in json.loads(result.stdout)] == [
+        (server.url("/feed/"), False)
+    ]
+    # a page with no feed: exit 1 and why
+    server.add("/about", Route(b"<html><body><p>About</p></body></html>", "text/html"))
+    result = runner.invoke(app, ["sources", "discover", server.url("/about")])
+    assert result.exit_code == 1
+    assert "NotAFeed: an HTML page where a feed was expected" in result.stderr
