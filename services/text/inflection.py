@@ -14,7 +14,13 @@ Rules by language:
   adjective case ending; inner words (the adjective of "Южная Осетия", the noun of
   "Республика Армения") are expanded into their case forms. Stems shorter than four
   letters are matched exactly ("Чад", "Баку").
-- Kazakh, Kyrgyz: the Russian endings and the Kazakh case suffixes.
+- Kazakh, Kyrgyz: the Russian endings and the case suffixes of both (Kyrgyz's four-way
+  vowel harmony: "Тажикстандын", "Тажикстанга", "Тажикстандан").
+- Tajik: the izofat and the object and plural endings ("Тоҷикистони", "Қирғизистонро").
+- Georgian: the last word's case endings and postpositions, after the nominative -ი is
+  dropped ("აფხაზეთი": აფხაზეთის, აფხაზეთში, აფხაზეთიდან, აფხაზეთმა) or after a final
+  vowel ("საქართველო": საქართველოს, საქართველოში; "კობახიძე": კობახიძემ, კობახიძის), with
+  the particle -ც ("too") after any of them.
 - Armenian: case and article suffixes (-ի, -ում, -ից, -ով, -ը, -ն, -յի ...).
 - Azerbaijani and Turkish: case suffixes in both vowel harmonies, with and without an
   apostrophe (the apostrophe ends the word, so "Ermenistan'ın" needs nothing).
@@ -36,6 +42,7 @@ ANY_TAIL: frozenset[str] | None = None
 
 _SLAVIC = frozenset({"ru", "uk", "be"})
 _KAZAKH = frozenset({"kk", "ky"})
+_TAJIK = frozenset({"tg"})
 _TURKIC_LATIN = frozenset({"az", "tr", "uz", "tk"})
 
 _NOUN_ENDINGS = (
@@ -146,6 +153,31 @@ _KAZAKH_SUFFIXES = (
     "інде",
     "ынан",
     "інен",
+)
+#: Kyrgyz case suffixes in its four vowel harmonies (genitive, dative, accusative,
+#: locative, ablative), after a voiced or a voiceless consonant or a vowel
+_KYRGYZ_SUFFIXES = tuple(
+    f"{consonant}{vowel}{end}"
+    for vowel in ("ы", "и", "у", "ү")
+    for consonant in ("д", "т", "н")
+    for end in ("н", "")
+) + tuple(
+    f"{consonant}{vowel}{end}"
+    for vowel in ("а", "е", "о", "ө")
+    for consonant in ("г", "к", "д", "т", "н")
+    for end in ("", "н")
+)
+_TAJIK_SUFFIXES = ("", "и", "ӣ", "ро", "у", "ву", "ҳо", "ҳои", "ҳоро", "иро")
+#: Georgian endings after a stem that dropped the nominative -ი ("რუსეთ-ი"): genitive,
+#: dative, instrumental, adverbial, ergative, and the postpositions fused to a case
+_GEORGIAN_AFTER_CONSONANT = (
+    *("ი", "ის", "ს", "ით", "ად", "მა", "მ", "ში", "ზე", "თან", "იდან", "ისთვის"),
+    *("ისკენ", "ისგან", "ისა", "ისადმი", "ივით", "ისი", "ებ", "ები", "ების", "ებში"),
+)
+#: after a final vowel that stays ("საქართველო", "ნატო")
+_GEORGIAN_AFTER_VOWEL = (
+    *("", "ს", "მ", "თი", "დ", "ში", "ზე", "სთან", "დან", "სთვის", "სკენ", "სგან"),
+    *("სა", "სადმი", "ვით"),
 )
 _ARMENIAN_SUFFIXES = (
     "",
@@ -259,11 +291,39 @@ def _folded_set(items: tuple[str, ...]) -> frozenset[str]:
 
 
 _RU_TAILS = _folded_set(_NOUN_ENDINGS + _ADJ_ENDINGS)
-_KK_TAILS = _RU_TAILS | _folded_set(_KAZAKH_SUFFIXES)
+_KK_TAILS = _RU_TAILS | _folded_set(_KAZAKH_SUFFIXES) | _folded_set(_KYRGYZ_SUFFIXES)
+_TG_TAILS = _folded_set(_TAJIK_SUFFIXES)
+
+
+def _with_particle(tails: tuple[str, ...]) -> frozenset[str]:
+    """Georgian tails, each also with -ც ("too") and the copula -ა after a consonant."""
+    out = set(tails)
+    out.update(t + "ც" for t in tails)
+    out.update(t + "ა" for t in tails if t and t[-1] not in "აეიოუ")
+    return _folded_set(tuple(out))
+
+
+_KA_CONSONANT_TAILS = _with_particle(_GEORGIAN_AFTER_CONSONANT)
+_KA_VOWEL_TAILS = _with_particle(_GEORGIAN_AFTER_VOWEL)
+#: after a final -ე or -ა dropped for the genitive and instrumental ("კობახიძე": კობახიძის)
+_KA_TRUNCATED_TAILS = {
+    final: _with_particle(
+        (*(final + t for t in _GEORGIAN_AFTER_VOWEL), "ის", "ით", "ისთვის", "ისგან", "ისკენ")
+    )
+    for final in ("ე", "ა")
+}
+_KA_MIN_STEM = 3
 _HY_TAILS = _folded_set(_ARMENIAN_SUFFIXES)
 _TURKIC_TAILS = _folded_set(_TURKIC_SUFFIXES)
 _PLURAL_TAILS = _folded_set(_ENGLISH_PLURAL)
 _EXACT: frozenset[str] = frozenset({""})
+_TAILS_BY_LANGUAGE: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_SLAVIC, _RU_TAILS),
+    **dict.fromkeys(_KAZAKH, _KK_TAILS),
+    **dict.fromkeys(_TURKIC_LATIN, _TURKIC_TAILS),
+    **dict.fromkeys(_TAJIK, _TG_TAILS),
+    "hy": _HY_TAILS,
+}
 
 
 class Pattern(tuple[str, frozenset[str] | None]):
@@ -286,24 +346,17 @@ class Pattern(tuple[str, frozenset[str] | None]):
 def tails_for(lang: str, form: str = "name") -> frozenset[str]:
     """The tail set for an alias in ``lang`` (an ISO 639-1 code) used as ``form``."""
     lang = lang.replace("_", "-").partition("-")[0].lower()
-    if lang in _SLAVIC:
-        return _RU_TAILS
-    if lang in _KAZAKH:
-        return _KK_TAILS
-    if lang == "hy":
-        return _HY_TAILS
-    if lang in _TURKIC_LATIN:
-        return _TURKIC_TAILS
-    if form != "name":
-        return _PLURAL_TAILS
-    return _EXACT
+    tails = _TAILS_BY_LANGUAGE.get(lang)
+    if tails is not None:
+        return tails
+    return _PLURAL_TAILS if form != "name" else _EXACT
 
 
 def script_language(text: str) -> str:
     """A language whose inflection rules suit ``text``, guessed from its script.
 
     Used for user terms whose language is not given: Cyrillic is read as Russian,
-    Armenian script as Armenian, anything else as English.
+    Armenian script as Armenian, Georgian as Georgian, anything else as English.
     """
     for ch in text:
         code = ord(ch)
@@ -311,6 +364,8 @@ def script_language(text: str) -> str:
             return "ru"
         if 0x0530 <= code <= 0x058F:
             return "hy"
+        if 0x10A0 <= code <= 0x10FF or 0x1C90 <= code <= 0x1CBF:
+            return "ka"
     return "en"
 
 
@@ -364,6 +419,20 @@ def _slavic(folded: str, adjective: bool) -> Iterator[Pattern]:
             break
 
 
+def _georgian(folded: str) -> Pattern:
+    """The last word of a Georgian name inflects (the words before it keep their form:
+    "სამხრეთ ოსეთის", "ირაკლი კობახიძემ")."""
+    head, _, last = folded.rpartition(" ")
+    prefix = f"{head} " if head else ""
+    if last.endswith("ი") and len(last) - 1 >= _KA_MIN_STEM:
+        return Pattern(prefix + last[:-1], _KA_CONSONANT_TAILS)
+    if last[-1:] in _KA_TRUNCATED_TAILS and len(last) - 1 >= _KA_MIN_STEM:
+        return Pattern(prefix + last[:-1], _KA_TRUNCATED_TAILS[last[-1]])
+    if last[-1:] in ("ო", "უ") and len(last) >= _KA_MIN_STEM:
+        return Pattern(prefix + last, _KA_VOWEL_TAILS)
+    return Pattern(folded, _EXACT)
+
+
 def _spellings(folded: str) -> list[str]:
     """Hyphenated and spaced spellings of the same alias ("Nagorno-Karabakh")."""
     out = [folded]
@@ -403,6 +472,8 @@ def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
                 if extra is not None and tails is _RU_TAILS:
                     tails = extra
                 patterns.append(Pattern(pattern.key, tails))
+        elif base == "ka" and form == "name":
+            patterns.append(_georgian(spelling))
         else:
             patterns.append(Pattern(spelling, tails_for(base, form)))
     return list(dict.fromkeys(patterns))

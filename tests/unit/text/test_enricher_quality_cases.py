@@ -341,3 +341,57 @@ def test_a_word_like_acronym_in_capitals_needs_the_entity_named_elsewhere(
     title: str, text: str, entity_id: str, found: bool
 ) -> None:
     assert (entity_id in ids(title, text)) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        # Georgian: the last word's cases and postpositions (written sentences)
+        (
+            "საქართველოს პრემიერ-მინისტრმა აფხაზეთის შესახებ ისაუბრა",
+            "ka",
+            {"country:GE", "place:abkhazia"},
+        ),
+        (
+            "რუსეთმა სამხრეთ ოსეთში ჯარი გაზარდა, თბილისიდან განაცხადეს",
+            "ka",
+            {"country:RU", "place:south-ossetia", "place:tbilisi"},
+        ),
+        (
+            "კობახიძემ თქვა, რომ საქართველოში ნატოს ბაზა არ იქნება",
+            "ka",
+            {"person:irakli-kobakhidze", "country:GE", "org:nato"},
+        ),
+        ("სომხეთისა და აზერბაიჯანის საზღვარზე სროლა მოხდა", "ka", {"country:AM", "country:AZ"}),
+        # Kyrgyz: four-way vowel harmony
+        (
+            "Кыргызстан менен Тажикстандын чек арасында атышуу болду, Баткенде",
+            "ky",
+            {"country:KG", "country:TJ", "place:batken"},
+        ),
+        # Tajik
+        (
+            "Тоҷикистон ва Қирғизистон дар бораи сарҳад дар Хуҷанд гуфтушунид карданд",
+            "tg",
+            {"country:TJ", "country:KG", "place:khujand"},
+        ),
+    ],
+)
+def test_georgian_kyrgyz_and_tajik_names_are_found_inflected(
+    text: str, lang: str, expected: set[str]
+) -> None:
+    assert expected <= set(analyse("", text, lang).entity_ids)
+
+
+def test_a_georgian_stem_does_not_match_another_word() -> None:
+    """ "გორა" (a hill) is not Gori; "ნატოები" is no case of ნატო."""
+    found = set(analyse("", "გორაზე სახლი დგას", "ka").entity_ids)
+    assert "place:gori" not in found
+
+
+def test_a_rules_georgian_term_is_read_with_georgian_inflection() -> None:
+    from services.text.terms import TermMatcher
+
+    analysis = analyse("", "სომხეთისა და აზერბაიჯანის საზღვარზე სროლა მოხდა", "ka")
+    hits = TermMatcher(["საზღვარი"]).find(analysis)
+    assert [h.surface for h in hits] == ["საზღვარზე"]
