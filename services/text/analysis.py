@@ -316,8 +316,9 @@ def _counts_in(only: str, code: str) -> bool:
 
 
 # Languages close enough for the detector to take one for the other on a short text: an
-# exonym of one counts in the other.
-_KINDRED = {"tr": "az"}
+# exonym of one counts in the other (py3langid reads short Uzbek texts as Turkish or
+# Azerbaijani).
+_KINDRED = {"tr": "az", "uz": "az"}
 _LATIN = re.compile(r"[\u0000-\u024f\u1e00-\u1eff\u2000-\u206f]+")
 
 

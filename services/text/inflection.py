@@ -17,6 +17,7 @@ Rules by language:
 - Kazakh, Kyrgyz: the Russian endings and the case suffixes of both (Kyrgyz's four-way
   vowel harmony: "Тажикстандын", "Тажикстанга", "Тажикстандан").
 - Tajik: the izofat and the object and plural endings ("Тоҷикистони", "Қирғизистонро").
+- Uzbek: the Turkic suffixes and its own (-ning, -ga, -ni, -dagi: "Qirgʻizistonning").
 - Georgian: the last word's case endings and postpositions, after the nominative -ი is
   dropped ("აფხაზეთი": აფხაზეთის, აფხაზეთში, აფხაზეთიდან, აფხაზეთმა) or after a final
   vowel ("საქართველო": საქართველოს, საქართველოში; "კობახიძე": კობახიძემ, კობახიძის), with
@@ -167,6 +168,11 @@ _KYRGYZ_SUFFIXES = tuple(
     for consonant in ("г", "к", "д", "т", "н")
     for end in ("", "н")
 )
+#: Uzbek's own case endings (genitive -ning, dative -ga/-ka/-qa, accusative -ni, -dagi)
+_UZBEK_SUFFIXES = (
+    *("ning", "ga", "ka", "qa", "ni", "da", "ta", "dan", "tan", "dagi", "lik", "dek"),
+    *("cha", "gacha"),
+)
 _TAJIK_SUFFIXES = ("", "и", "ӣ", "ро", "у", "ву", "ҳо", "ҳои", "ҳоро", "иро")
 #: Georgian endings after a stem that dropped the nominative -ი ("რუსეთ-ი"): genitive,
 #: dative, instrumental, adverbial, ergative, and the postpositions fused to a case
@@ -315,6 +321,7 @@ _KA_TRUNCATED_TAILS = {
 _KA_MIN_STEM = 3
 _HY_TAILS = _folded_set(_ARMENIAN_SUFFIXES)
 _TURKIC_TAILS = _folded_set(_TURKIC_SUFFIXES)
+_UZ_TAILS = _TURKIC_TAILS | _folded_set(_UZBEK_SUFFIXES)
 _PLURAL_TAILS = _folded_set(_ENGLISH_PLURAL)
 _EXACT: frozenset[str] = frozenset({""})
 _TAILS_BY_LANGUAGE: dict[str, frozenset[str]] = {
@@ -322,6 +329,7 @@ _TAILS_BY_LANGUAGE: dict[str, frozenset[str]] = {
     **dict.fromkeys(_KAZAKH, _KK_TAILS),
     **dict.fromkeys(_TURKIC_LATIN, _TURKIC_TAILS),
     **dict.fromkeys(_TAJIK, _TG_TAILS),
+    "uz": _UZ_TAILS,
     "hy": _HY_TAILS,
 }
 

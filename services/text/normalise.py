@@ -41,6 +41,7 @@ _SPECIAL: dict[str, str] = {
     "\u2019": "'",
     "\u2018": "'",
     "\u02bc": "'",
+    "\u02bb": "'",  # the Uzbek letters oʻ and gʻ, also written o‘, o' ("Oʻzbekiston")
     "\u02b9": "'",
     "`": "'",
     "\u00b4": "'",

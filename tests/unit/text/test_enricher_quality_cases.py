@@ -395,3 +395,17 @@ def test_a_rules_georgian_term_is_read_with_georgian_inflection() -> None:
     analysis = analyse("", "სომხეთისა და აზერბაიჯანის საზღვარზე სროლა მოხდა", "ka")
     hits = TermMatcher(["საზღვარი"]).find(analysis)
     assert [h.surface for h in hits] == ["საზღვარზე"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # written sentences; Uzbek media write the letter gʻ as g‘, g' or gʻ
+        "Mirziyoyev Qirg‘iziston va Tojikiston rahbarlari bilan chegaradagi vaziyatni muhokama qildi",
+        "Mirziyoyev Qirg'izistonning va Tojikistonga tashrifi haqida gapirdi",
+        "Mirziyoyev Qirgʻiziston va Tojikiston rahbarlari bilan uchrashdi",
+    ],
+)
+def test_uzbek_names_in_any_spelling_of_their_letters(text: str) -> None:
+    found = set(analyse("", text).entity_ids)
+    assert {"country:KG", "country:TJ", "person:shavkat-mirziyoyev"} <= found, found
