@@ -169,10 +169,21 @@ class AsyncPeerCheck(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-def _ssl_context(verify: ssl.SSLContext | bool, trust_env: bool) -> ssl.SSLContext:
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    return httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+def _pool_options(
+    verify: ssl.SSLContext | bool, trust_env: bool, limits: httpx.Limits
+) -> dict[str, Any]:
+    """What httpx gives the pool it builds, for the pool that replaces it."""
+    context = (
+        verify
+        if isinstance(verify, ssl.SSLContext)
+        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    )
+    return {
+        "ssl_context": context,
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+    }
 
 
 class CheckedTransport(httpx.HTTPTransport):
@@ -190,15 +201,9 @@ class CheckedTransport(httpx.HTTPTransport):
         limits: httpx.Limits = httpx.Limits(),  # noqa: B008 - immutable
         internal: IsInternal = is_internal_address,
     ) -> None:
-        context = _ssl_context(verify, trust_env)
-        super().__init__(verify=context, limits=limits)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PeerCheck(internal),
-        )
+        options = _pool_options(verify, trust_env, limits)
+        super().__init__(verify=options["ssl_context"], limits=limits)
+        self._pool = httpcore.ConnectionPool(**options, network_backend=PeerCheck(internal))
 
 
 class AsyncCheckedTransport(httpx.AsyncHTTPTransport):
@@ -212,12 +217,8 @@ class AsyncCheckedTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits = httpx.Limits(),  # noqa: B008 - immutable
         internal: IsInternal = is_internal_address,
     ) -> None:
-        context = _ssl_context(verify, trust_env)
-        super().__init__(verify=context, limits=limits)
+        options = _pool_options(verify, trust_env, limits)
+        super().__init__(verify=options["ssl_context"], limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncPeerCheck(internal),
+            **options, network_backend=AsyncPeerCheck(internal)
         )

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import certificates
 import pytest
 from feed_server import FAST, FeedServer, Route, rss
 from forward_proxy import ForwardProxy, Socks5Proxy
@@ -112,31 +111,8 @@ def test_a_proxy_that_cannot_be_used_is_a_clear_configuration_error(
 
 @pytest.fixture
 def named_certificate(tmp_path: Path) -> tuple[str, str]:
-    """A self-signed certificate for ``HOST`` (openssl), trusted through SSL_CERT_FILE."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    request = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-    subject = ["-subj", f"/CN={HOST}", "-addext", f"subjectAltName=DNS:{HOST}"]
-    subprocess.run(
-        [
-            openssl,
-            *request,
-            "-nodes",
-            "-days",
-            "1",
-            *subject,
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return str(cert), str(key)
+    """A self-signed certificate for ``HOST``, trusted through SSL_CERT_FILE."""
+    return certificates.self_signed(tmp_path, f"DNS:{HOST}", HOST)
 
 
 def test_an_https_feed_goes_through_the_proxy_tunnel(

@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import ssl
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import certificates
 import pytest
 from feed_server import FAST, FeedServer, Route, rss
 
@@ -33,36 +32,7 @@ from services.runtime.settings import Settings
 @pytest.fixture
 def self_signed(tmp_path: Path) -> tuple[str, str]:
     """A fresh self-signed certificate for 127.0.0.1 (openssl; no CA anyone trusts)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return str(cert), str(key)
+    return certificates.self_signed(tmp_path, "IP:127.0.0.1", "127.0.0.1")
 
 
 @pytest.fixture
