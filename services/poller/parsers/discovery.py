@@ -14,6 +14,7 @@ plugin's or a category's). Ties keep the page's order.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
@@ -45,9 +46,13 @@ def advertised_feeds(doc: Document) -> list[str]:
     base = doc.url
     for element in root.iter("base"):  # <base href> changes what relative links mean
         if element.get("href"):
-            base = urljoin(doc.url, element.get("href", "").strip())
+            with suppress(ValueError):  # a malformed one ("http://[::1") is ignored
+                base = urljoin(doc.url, element.get("href", "").strip())
             break
-    page_host = (urlsplit(doc.url).hostname or "").lower()
+    try:
+        page_host = (urlsplit(doc.url).hostname or "").lower()
+    except ValueError:  # not a URL that parses: every feed counts as elsewhere
+        page_host = ""
     found: list[tuple[tuple[bool, int], int, str]] = []
     seen: set[str] = set()
     for element in root.iter("link"):

@@ -161,3 +161,11 @@ def test_sources_discover_lists_the_feeds_a_site_advertises(server: FeedServer) 
     result = runner.invoke(app, ["sources", "discover", server.url("/about")])
     assert result.exit_code == 1
     assert "NotAFeed: an HTML page where a feed was expected" in result.stderr
+
+
+def test_malformed_links_and_bases_are_skipped_not_raised() -> None:
+    """Found by fuzzing 3,000 mutated corpus pages: a publisher's malformed <base href>
+    raised out of the discovery."""
+    head = '<base href="http://[::1">' + link("/feed/") + link("http://[::1/x")
+    assert advertised_feeds(page(head)) == ["https://site.example/feed/"]
+    assert advertised_feeds(page(link("/feed/"), url="http://[::1")) == []
