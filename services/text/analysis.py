@@ -172,7 +172,7 @@ class Analyser:
             matcher.add(expand(phrase, lang), Ref(IGNORE, -1))
         for index, tag in enumerate(gazetteer.tags):
             for lang, keyword in tag.keywords:
-                form = "name" if lang in {"ru", "uk", "hy", "az", "tr", "kk"} else "term"
+                form = "name" if lang in {"ru", "uk", "hy", "az", "tr", "kk", "ka"} else "term"
                 matcher.add(expand(keyword, lang, form), Ref(TAG, index))
         self.matcher = matcher.build()
         self._countries = [set(entry.countries) for entry in gazetteer.entries]
