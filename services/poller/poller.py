@@ -32,7 +32,7 @@ from services.poller.config import SourceConfig
 from services.poller.core import polled_message, published_message, select_new
 from services.poller.errors import NotAFeed, PollError
 from services.poller.fetch import Document, Fetcher, FetchResult
-from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers import Parsed, RawItem, is_web_page
 from services.poller.parsers.discovery import advertised_feeds
 from services.poller.parsers.pages import listing_links, parse_page
 from services.poller.parsing import THREAD_ABOVE_BYTES, ParsePool
@@ -280,6 +280,8 @@ class Poller:
         try:
             return await self.parsers.parse("feed", doc)
         except NotAFeed as exc:
+            if not is_web_page(doc.content_type, doc.body):
+                raise
             if len(doc.body) > THREAD_ABOVE_BYTES:
                 feeds = await asyncio.to_thread(advertised_feeds, doc)
             else:

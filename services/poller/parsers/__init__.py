@@ -25,6 +25,14 @@ class RawItem:
     language: str | None = None
 
 
+def is_web_page(content_type: str, body: bytes) -> bool:
+    """Whether a document is an HTML page: by its declared type, else by its first bytes."""
+    if content_type in ("text/html", "application/xhtml+xml"):
+        return True
+    low = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
+    return b"<html" in low or b"<!doctype html" in low or b"<body" in low
+
+
 def http_url(link: str | None, base: str | None = None) -> str | None:
     """``link`` (resolved against ``base`` when given) if it is an http(s) URL that parses
     whole, host and port included, else None. A publisher's malformed link

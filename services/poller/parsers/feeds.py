@@ -25,7 +25,7 @@ from feedparser.encodings import convert_to_utf8
 
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
-from services.poller.parsers import Parsed, RawItem, http_url
+from services.poller.parsers import Parsed, RawItem, http_url, is_web_page
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
 _MAX_TEXT = 200_000
@@ -54,11 +54,6 @@ def _when(parsed: Any) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, TypeError, OSError):
         return None
-
-
-def _looks_like_html(head: bytes) -> bool:
-    low = head[:2048].lower()
-    return b"<html" in low or b"<!doctype html" in low or b"<body" in low
 
 
 def _text_of(detail: Any, fallback: str | None) -> str:
@@ -122,7 +117,7 @@ def parse_feed(doc: Document) -> Parsed:
     entries = result.get("entries", [])
     problem = result.get("bozo_exception")
     if not entries and not version:
-        if _looks_like_html(stripped) or doc.content_type in ("text/html", "application/xhtml+xml"):
+        if is_web_page(doc.content_type, doc.body):
             raise NotAFeed(
                 f"an HTML page where a feed was expected (content-type {doc.content_type or 'not given'})"
             )

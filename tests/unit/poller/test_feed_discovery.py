@@ -169,3 +169,16 @@ def test_malformed_links_and_bases_are_skipped_not_raised() -> None:
     head = '<base href="http://[::1">' + link("/feed/") + link("http://[::1/x")
     assert advertised_feeds(page(head)) == ["https://site.example/feed/"]
     assert advertised_feeds(page(link("/feed/"), url="http://[::1")) == []
+
+
+def test_a_document_that_is_no_page_keeps_its_own_error(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    sitemap = b'<?xml version="1.0"?><urlset><url><loc>https://x.example/</loc></url></urlset>'
+    server.add("/sitemap.xml", Route(sitemap, "application/xml"))
+    svc = service(sqlite_log, sources({"id": "map", "url": server.url("/sitemap.xml")}))
+    svc.run_until_idle()
+    (report,) = svc.reports
+    assert report.error_class == "NotAFeed"
+    assert (report.error_message or "").startswith("no RSS, Atom or RDF feed found")
+    assert "advertises" not in (report.error_message or "")
