@@ -480,7 +480,7 @@ def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
                 if extra is not None and tails is _RU_TAILS:
                     tails = extra
                 patterns.append(Pattern(pattern.key, tails))
-        elif base == "ka" and form == "name":
+        elif base == "ka":  # names and adjectives decline alike ("რუსულმა", "რუსული")
             patterns.append(_georgian(spelling))
         else:
             patterns.append(Pattern(spelling, tails_for(base, form)))

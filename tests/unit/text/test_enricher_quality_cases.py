@@ -409,3 +409,18 @@ def test_a_rules_georgian_term_is_read_with_georgian_inflection() -> None:
 def test_uzbek_names_in_any_spelling_of_their_letters(text: str) -> None:
     found = set(analyse("", text).entity_ids)
     assert {"country:KG", "country:TJ", "person:shavkat-mirziyoyev"} <= found, found
+
+
+def test_georgian_adjectives_and_demonyms_decline_too() -> None:
+    """ "The Russian law" (written sentence): the adjective names Russia as it declines;
+    Rustaveli Avenue and the name Rusudan do not."""
+    analysis = analyse("", "„რუსული კანონი“ მიიღეს; ქართველმა აქტივისტებმა და რუსულმა ჯარმა", "ka")
+    russia = analysis.entity("country:RU")
+    assert russia is not None
+    assert [(m.surface, m.form) for m in russia.mentions] == [
+        ("რუსული", "adjective"),
+        ("რუსულმა", "adjective"),
+    ]
+    assert "country:GE" in analysis.entity_ids
+    found = set(analyse("", "რუსთაველის გამზირზე რუსუდანი და ქართლი", "ka").entity_ids)
+    assert "country:RU" not in found and "country:GE" not in found
