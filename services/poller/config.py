@@ -137,6 +137,15 @@ class SourceConfig(BaseModel):
     follow: FollowLinks | None = Field(
         default=None, description="page kind only: treat the page as a listing of article links"
     )
+    read_back: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description=(
+            "telegram kind only: after a gap, preview pages (about twenty posts each) read "
+            "per poll at most, back to the last post published"
+        ),
+    )
 
     @field_validator("id")
     @classmethod
@@ -211,6 +220,8 @@ class SourceConfig(BaseModel):
                 )
         if self.follow is not None and self.kind != "page":
             raise ValueError("'follow' applies to page sources only")
+        if "read_back" in self.model_fields_set and self.kind != "telegram":
+            raise ValueError("'read_back' applies to telegram sources only")
         return self
 
     # -- derived ---------------------------------------------------------------------------

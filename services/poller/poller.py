@@ -42,8 +42,6 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.redact import shown_url
 
 log = logging.getLogger(__name__)
-#: preview pages of a Telegram channel read per poll at most (about twenty posts each)
-TELEGRAM_PAGES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +320,7 @@ class Poller:
     async def _parse_telegram(self, source: SourceConfig, doc: Document) -> Parsed:
         """A channel's preview shows its latest twenty or so posts. After a gap (the poller
         down, a burst of posts between two polls) the posts before those are on earlier
-        pages: they are read back, up to ``TELEGRAM_PAGES`` pages in all, until a page
+        pages: they are read back, up to the source's ``read_back`` pages in all, until a page
         holds a post already published, so that none is lost. A source never polled
         successfully reads its latest page only: the channel's history is not an alert."""
         page = await self.parsers.parse("telegram", doc)
@@ -330,7 +328,7 @@ class Poller:
         health = self.health.by_source.get(source.id)
         if health is None or health.last_ok is None or health.last.url != source.shown_url:
             return merged
-        for _ in range(TELEGRAM_PAGES - 1):
+        for _ in range(source.read_back - 1):
             if not page.earlier or not page.items or self._any_known(page.items):
                 return merged
             try:
@@ -343,8 +341,8 @@ class Poller:
             merged.skipped += page.skipped
         if page.earlier and page.items and not self._any_known(page.items):
             merged.warnings.append(
-                f"more than {TELEGRAM_PAGES} pages of posts since the last poll: the older "
-                "ones were not read (poll this channel more often)"
+                f"more than {source.read_back} pages of posts since the last poll: the older "
+                "ones were not read (poll this channel more often, or raise its read_back)"
             )
         return merged
 

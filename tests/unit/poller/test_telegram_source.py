@@ -213,3 +213,35 @@ def test_after_a_gap_the_earlier_pages_are_read_back_until_a_known_post(
     assert report.new_articles == 100
     assert "more than 5 pages of posts since the last poll" in (report.error_message or "")
     assert (requested("/s/g4"), requested("/s/g5")) == (1, 0)
+
+
+def test_a_channel_reads_back_as_many_pages_as_its_source_allows(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    """``read_back``: a busy channel, or a poller down for hours, may need more than five."""
+    url = server.add("/s/busy", preview(range(101, 121), "/s/busy-101"))
+    srcs = sources({"id": "busy", "kind": "telegram", "url": url, "read_back": 8})
+    service(sqlite_log, srcs).run_until_idle()  # a new source: its latest page only
+    server.add("/s/busy", preview(range(400, 420), "/s/b1"))
+    for n, start in enumerate((380, 360, 340, 320, 300, 280), start=1):
+        server.add(f"/s/b{n}", preview(range(start, start + 20), f"/s/b{n + 1}"))
+    server.add("/s/b7", preview(range(101, 121), "/s/b8"))  # where the last poll ended
+    svc = service(sqlite_log, srcs)
+    svc.run_until_idle()
+    (report,) = svc.reports
+    assert report.new_articles == 140 and report.warnings == []
+    short = sources({"id": "busy", "kind": "telegram", "url": url, "read_back": 2})
+    server.add("/s/busy", preview(range(600, 620), "/s/c1"))
+    server.add("/s/c1", preview(range(580, 600), "/s/c2"))
+    svc = service(sqlite_log, short)
+    svc.run_until_idle()
+    (report,) = svc.reports
+    assert report.new_articles == 40
+    assert "more than 2 pages of posts since the last poll" in (report.error_message or "")
+
+
+def test_read_back_is_for_telegram_sources_only() -> None:
+    with pytest.raises(SourceConfigError, match="'read_back' applies to telegram sources only"):
+        sources({"id": "f", "url": "https://feeds.example/rss", "read_back": 3})
+    with pytest.raises(SourceConfigError, match="read_back"):
+        sources({"id": "t", "kind": "telegram", "url": "https://t.me/desk", "read_back": 0})
