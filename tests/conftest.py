@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+# Every server the tests start is on this machine (some by its name): a proxy that the machine's environment
+# names (a CI runner's, for its package registries) must not carry their traffic, now that
+# the poller and the notifier go through the environment's proxy as httpx does. The proxy
+# tests set and clear these variables themselves.
+_LOOPBACK = f"localhost,127.0.0.1,127.0.0.2,::1,{socket.gethostname()}"
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = ",".join(v for v in (os.environ.get(_name), _LOOPBACK) if v)
 
 
 @pytest.fixture(scope="session")
