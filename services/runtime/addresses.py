@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "Address",
     "InternalHosts",
+    "address_of",
     "first_internal",
     "internal_address_of",
     "is_internal_address",
@@ -35,11 +36,16 @@ def is_internal_address(address: Address) -> bool:
     return not address.is_global
 
 
+def address_of(sockaddr: tuple[Any, ...]) -> Address:
+    """The address of a socket address (``getaddrinfo``'s, ``getpeername``'s), its IPv6
+    zone dropped."""
+    return ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+
+
 def first_internal(infos: Iterable[tuple[Any, ...]]) -> Address | None:
-    """The first internal address among ``getaddrinfo``'s results (an IPv6 zone dropped),
-    else None."""
+    """The first internal address among ``getaddrinfo``'s results, else None."""
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        address = address_of(info[4])
         if is_internal_address(address):
             return address
     return None

@@ -29,7 +29,7 @@ import httpcore
 import httpx
 from httpx._utils import get_environment_proxies  # httpx's own reading, as its clients do
 
-from services.runtime.addresses import Address, is_internal_address
+from services.runtime.addresses import Address, address_of, is_internal_address
 from services.runtime.redact import shown_url
 from services.runtime.settings import ConfigError
 
@@ -93,7 +93,7 @@ def _peer(stream: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> Addre
     peer = stream.get_extra_info("server_addr")
     if not peer:
         return ipaddress.IPv4Address(0)  # 0.0.0.0
-    return ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    return address_of(peer)
 
 
 def check_socket(
@@ -101,7 +101,7 @@ def check_socket(
 ) -> None:
     """For clients that are not httpx (SMTP): closes ``sock`` and raises ``InternalPeer``
     when its peer is internal."""
-    address = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+    address = address_of(sock.getpeername())
     if internal(address):
         sock.close()
         raise InternalPeer(host, port, address)
