@@ -32,8 +32,8 @@ from services.poller.config import SourceConfig
 from services.poller.core import polled_message, published_message, select_new
 from services.poller.errors import NotAFeed, PollError
 from services.poller.fetch import Document, Fetcher, FetchResult
-from services.poller.parsers import Parsed, RawItem, is_web_page
-from services.poller.parsers.discovery import advertised_feeds
+from services.poller.parsers import Parsed, RawItem
+from services.poller.parsers.discovery import feeds_instead
 from services.poller.parsers.pages import listing_links, parse_page
 from services.poller.parsing import THREAD_ABOVE_BYTES, ParsePool
 from services.poller.state import HealthBook, KnownArticles
@@ -278,18 +278,10 @@ class Poller:
         try:
             return await self.parsers.parse("feed", doc)
         except NotAFeed as exc:
-            if not is_web_page(doc.content_type, doc.body):
-                raise
             if len(doc.body) > THREAD_ABOVE_BYTES:
-                feeds = await asyncio.to_thread(advertised_feeds, doc)
+                feeds = await asyncio.to_thread(feeds_instead, doc, exc)
             else:
-                feeds = advertised_feeds(doc)
-            if not feeds:
-                raise NotAFeed(
-                    f'{exc}, and the page advertises no feed (no <link rel="alternate"> '
-                    "to RSS, Atom or JSON Feed): give the feed's URL, or kind: page to read "
-                    "the page itself"
-                ) from exc
+                feeds = feeds_instead(doc, exc)
         feed = await self.fetcher.fetch_plain(feeds[0], found_on=source.url)
         parsed = await self.parsers.parse("feed", feed)
         parsed.warnings.insert(

@@ -12,7 +12,7 @@ from datetime import datetime
 from services.poller.errors import NotAFeed, PollError
 from services.poller.fetch import Document, Fetcher, Validators
 from services.poller.parsers import Parsed
-from services.poller.parsers.discovery import advertised_feeds
+from services.poller.parsers.discovery import feeds_instead
 from services.poller.parsing import parse_document
 
 __all__ = ["Offer", "probe"]
@@ -41,10 +41,8 @@ async def probe(url: str, fetcher: Fetcher) -> list[Offer]:
     doc = result.documents[0]
     try:
         return [_offer(doc.url, False, parse_document("feed", doc))]
-    except NotAFeed:
-        feeds = advertised_feeds(doc)
-        if not feeds:
-            raise
+    except NotAFeed as exc:
+        feeds = feeds_instead(doc, exc)
     reads = await asyncio.gather(
         *(_read(feed, url, fetcher) for feed in feeds[:MAX_FEEDS]), return_exceptions=True
     )

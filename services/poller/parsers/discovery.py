@@ -20,10 +20,12 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
+from services.poller.errors import NotAFeed
 from services.poller.fetch import Document
+from services.poller.parsers import is_web_page
 from services.poller.parsers.pages import _markup
 
-__all__ = ["FEED_TYPES", "advertised_feeds"]
+__all__ = ["FEED_TYPES", "advertised_feeds", "feeds_instead"]
 
 FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
@@ -32,6 +34,21 @@ FEED_TYPES = frozenset(
 _MAX_LINKS = 50
 #: "Comments Feed" in a title, /comments/ in a path; not "Commentary"
 _COMMENTS = re.compile(r"\bcomments?\b", re.IGNORECASE)
+
+
+def feeds_instead(doc: Document, not_a_feed: NotAFeed) -> list[str]:
+    """The feeds to read for a document that the feed parser refused (``not_a_feed``): those
+    the page advertises, best first. Raises ``not_a_feed`` for a document that is no web
+    page, and for a page that advertises none a ``NotAFeed`` that says what to do."""
+    if not is_web_page(doc.content_type, doc.body):
+        raise not_a_feed
+    feeds = advertised_feeds(doc)
+    if not feeds:
+        raise NotAFeed(
+            f'{not_a_feed}, and the page advertises no feed (no <link rel="alternate"> to '
+            "RSS, Atom or JSON Feed): give the feed's URL, or kind: page to read the page itself"
+        ) from not_a_feed
+    return feeds
 
 
 def advertised_feeds(doc: Document) -> list[str]:
