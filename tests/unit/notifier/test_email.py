@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import email
-import socket
-import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from notifier_support import T0, alert
+from notifier_support import T0, Inbox, alert, free_port
 from service_helpers import append_alerts, outcomes, running, settings, wait_for
 
 from services.eventlog import EventLog
 from services.runtime.clock import FakeClock
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=default_policy)
-        with self.lock:
-            self.messages.append(msg)  # type: ignore[arg-type]
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -50,7 +25,7 @@ def _auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         inbox,
         hostname="127.0.0.1",

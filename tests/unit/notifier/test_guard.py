@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from forward_proxy import ForwardProxy
-from notifier_support import T0, Receiver, alert
+from notifier_support import T0, Inbox, Receiver, alert, free_port
 from service_helpers import append_alerts, outcomes, running, settings, wait_for
 
 from schemas import AlertDelivered, AlertDeliveryFailed, SubscriptionCreated, new_event
@@ -151,20 +151,8 @@ def test_a_webhook_whose_name_looked_public_is_refused_on_the_socket(
     assert r.received == []
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.mails: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append(envelope.content)
-        return "250 OK"
-
-
 def test_an_smtp_host_whose_name_looked_public_is_refused_on_the_socket() -> None:
-    inbox = _Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     channel_config = {"kind": "email", "host": "localhost", "port": port, "security": "none"}
@@ -181,7 +169,7 @@ def test_an_smtp_host_whose_name_looked_public_is_refused_on_the_socket() -> Non
         controller.stop()
     assert not caught.value.retryable
     assert re.fullmatch(refusal("email", f"smtp localhost:{port}"), str(caught.value))
-    assert len(inbox.mails) == 1  # the control's, not the refused one
+    assert len(inbox.messages) == 1  # the control's, not the refused one
 
 
 def test_a_checked_channel_still_goes_through_the_environments_proxy(
