@@ -169,15 +169,9 @@ class AsyncPeerCheck(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-def _pool_options(
-    verify: ssl.SSLContext | bool, trust_env: bool, limits: httpx.Limits
-) -> dict[str, Any]:
+def _pool_options(verify: ssl.SSLContext | bool, limits: httpx.Limits) -> dict[str, Any]:
     """What httpx gives the pool it builds, for the pool that replaces it."""
-    context = (
-        verify
-        if isinstance(verify, ssl.SSLContext)
-        else httpx.create_ssl_context(verify=verify, trust_env=trust_env)
-    )
+    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
     return {
         "ssl_context": context,
         "max_connections": limits.max_connections,
@@ -197,11 +191,10 @@ class CheckedTransport(httpx.HTTPTransport):
         self,
         *,
         verify: ssl.SSLContext | bool = True,
-        trust_env: bool = True,
         limits: httpx.Limits = httpx.Limits(),  # noqa: B008 - immutable
         internal: IsInternal = is_internal_address,
     ) -> None:
-        options = _pool_options(verify, trust_env, limits)
+        options = _pool_options(verify, limits)
         super().__init__(verify=options["ssl_context"], limits=limits)
         self._pool = httpcore.ConnectionPool(**options, network_backend=PeerCheck(internal))
 
@@ -213,11 +206,10 @@ class AsyncCheckedTransport(httpx.AsyncHTTPTransport):
         self,
         *,
         verify: ssl.SSLContext | bool = True,
-        trust_env: bool = True,
         limits: httpx.Limits = httpx.Limits(),  # noqa: B008 - immutable
         internal: IsInternal = is_internal_address,
     ) -> None:
-        options = _pool_options(verify, trust_env, limits)
+        options = _pool_options(verify, limits)
         super().__init__(verify=options["ssl_context"], limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
             **options, network_backend=AsyncPeerCheck(internal)
