@@ -8,11 +8,9 @@ Character sets follow feedparser's rules (BOM, XML declaration, HTTP charset).
 
 from __future__ import annotations
 
-import calendar
 import importlib.util
 import json
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +24,7 @@ from feedparser.encodings import convert_to_utf8
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url, is_web_page
+from services.poller.parsers.dates import feed_date
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
 _MAX_TEXT = 200_000
@@ -47,13 +46,12 @@ def _absolute(link: str | None, base: str | None) -> str | None:
     return http_url(link) or (http_url(link, base) if _is_http(base) else None)
 
 
-def _when(parsed: Any) -> datetime | None:
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, TypeError, OSError):
-        return None
+def _dated(entry: Any) -> datetime | None:
+    """The item's published date, else its updated one. Read as plain dict keys: asked for
+    a missing "updated", feedparser hands back "published" with a DeprecationWarning."""
+    return feed_date(dict.get(entry, "published"), dict.get(entry, "published_parsed")) or (
+        feed_date(dict.get(entry, "updated"), dict.get(entry, "updated_parsed"))
+    )
 
 
 def _text_of(detail: Any, fallback: str | None) -> str:
@@ -154,7 +152,7 @@ def parse_feed(doc: Document) -> Parsed:
                 summary=summary[:20_000],
                 text=text,
                 authors=authors,
-                published=_when(entry.get("published_parsed") or entry.get("updated_parsed")),
+                published=_dated(entry),
                 language=entry.get("language") or None,
             )
         )
@@ -167,8 +165,7 @@ def _json_date(value: object) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:  # not RFC 3339 as the spec wants: RFC 822 and the rest, as in RSS
-        parsed = feedparser_date(value)
-        return _when(parsed) if isinstance(parsed, time.struct_time) else None
+        return feed_date(value, feedparser_date(value))
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 

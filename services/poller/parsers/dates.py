@@ -1,0 +1,101 @@
+"""Item dates that feedparser misreads or cannot read, read again with dateparser.
+
+Why: feedparser reads RFC 822 and W3C dates, and Korean, Greek and Hungarian ones. The
+region's publishers also write dates in their own language ("Вс, 29 ноя 2026 10:00:00
++0300", "29 noyabr 2026 10:00", "29 նոյեմբերի 2026"), day first with dots ("29.11.2026
+10:00"), with a short offset ("+04", "GMT+4"), and with zone names that feedparser does not
+know and reads as UTC without a word: "10:00 MSK" became 10:00 UTC, three hours late. An
+item without a date is dated when it was fetched, so a new source's backlog all looked like
+news of the moment, and an item read hours late was put at its fetch time too
+(``core.article_from_item`` refuses dates in the future).
+
+dateparser knows those languages' month and day names and the zones' abbreviations (AMT is
+Armenia's, +4). It is asked only when feedparser found no date, or found one in a zone it
+does not know; relative dates ("yesterday") are refused, since a feed's date is a moment.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from datetime import UTC, datetime
+from functools import cache, lru_cache
+from typing import Any
+
+from feedparser.datetimes.rfc822 import timezone_names
+
+__all__ = ["feed_date", "reread"]
+
+#: The languages whose month and day names are tried (dateparser has no Tajik or Turkmen).
+LANGUAGES = ("en", "ru", "uk", "be", "hy", "az", "ka", "kk", "ky", "uz", "tr", "ro")
+#: A zone written as a name at the end ("... 10:00:00 MSK"): feedparser's RFC 822 reading
+#: takes a name it does not know for UTC.
+_ZONE_NAME = re.compile(r"\s([A-Za-z]{2,5})\s*$")
+#: The names it reads right (UTC as its default, +0000)
+_KNOWN_ZONES = frozenset(timezone_names) | {"utc"}
+#: Day and month both 12 or less, separated by slashes: 11/12 is November 12 in one country
+#: and December 11 in the next, so such a date is not guessed.
+_AMBIGUOUS = re.compile(r"^\D*(0?[1-9]|1[0-2])/(0?[1-9]|1[0-2])/\d")
+_LONGEST = 100
+
+
+def feed_date(raw: object, parsed: Any) -> datetime | None:
+    """The moment of one feedparser date field (``raw``: the text, ``parsed``: feedparser's
+    UTC time tuple or ``None``), read again where feedparser failed or misread the zone."""
+    if isinstance(raw, str) and raw.strip() and (not parsed or _zone_misread(raw)):
+        again = reread(raw)
+        if again is not None:
+            return again
+    return _from_tuple(parsed)
+
+
+def _zone_misread(raw: str) -> bool:
+    name = _ZONE_NAME.search(raw)
+    return name is not None and name.group(1).lower() not in _KNOWN_ZONES
+
+
+def _from_tuple(parsed: Any) -> datetime | None:
+    if not isinstance(parsed, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def reread(raw: str) -> datetime | None:
+    """A date written in one of ``LANGUAGES`` (with its zone, else UTC), in UTC; ``None``
+    for a text that is no full date (day, month and year), a relative one or an ambiguous
+    one. Cached: a feed repeats its items' dates on every poll."""
+    text = " ".join(raw.split())
+    if not text or len(text) > _LONGEST or _AMBIGUOUS.match(text):
+        return None
+    parser = _parser()
+    try:
+        found = parser.get_date_data(text).date_obj
+    except Exception:  # dateparser's own failure on one odd date: the item stays undated
+        return None
+    if not isinstance(found, datetime):
+        return None
+    return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+@cache
+def _parser() -> Any:
+    """Built on first use: dateparser and its language data cost about 0.1 s to load, and
+    most feeds never need them."""
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(
+        languages=list(LANGUAGES),
+        settings={
+            "DATE_ORDER": "DMY",
+            "PARSERS": ["timestamp", "absolute-time"],
+            "REQUIRE_PARTS": ["day", "month", "year"],
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "TIMEZONE": "UTC",
+            "TO_TIMEZONE": "UTC",
+        },
+    )

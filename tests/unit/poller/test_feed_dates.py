@@ -1,0 +1,147 @@
+"""Item dates as the region's publishers write them: in their own language, day first with
+dots, with a short offset or a zone name. Each was undated (then dated at its fetch) or read
+in the wrong zone by feedparser alone; standard dates read exactly as feedparser reads them.
+The last test polls such a feed over HTTP on 127.0.0.1 into a real SQLite log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from feed_server import FAST, FeedServer, Route
+from test_poll_http import events, service, sources
+
+from services.eventlog import EventLog
+from services.poller.fetch import Document
+from services.poller.parsers.dates import feed_date, reread
+from services.poller.parsers.feeds import parse_feed
+
+
+def rss(*dates: str, tag: str = "pubDate") -> bytes:
+    items = "".join(
+        f"<item><title>Story {i}</title><link>https://news.example/{i}</link>"
+        f"<{tag}>{date}</{tag}></item>"
+        for i, date in enumerate(dates)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<link>https://news.example/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def published(body: bytes) -> list[datetime | None]:
+    doc = Document("https://news.example/feed.xml", body, "application/rss+xml", "utf-8")
+    return [item.published for item in parse_feed(doc).items]
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("written", "moment"),
+    [
+        # the language's own day and month names (Russian, Azerbaijani, Turkish), with offsets
+        ("Вс, 29 ноя 2026 10:00:00 +0300", utc(2026, 11, 29, 7)),
+        ("Bazar, 29 Noyabr 2026 10:00:00 +0400", utc(2026, 11, 29, 6)),
+        ("Pazar, 29 Kasım 2026 10:00:00 +0300", utc(2026, 11, 29, 7)),
+        # no zone: UTC, as feedparser takes an RFC 822 date without one
+        ("29 ноября 2026 г., 10:00", utc(2026, 11, 29, 10)),
+        ("29 նոյեմբերի 2026, 10:00", utc(2026, 11, 29, 10)),
+        ("29 ნოემბერი 2026 10:00", utc(2026, 11, 29, 10)),
+        ("29 қараша 2026 10:00", utc(2026, 11, 29, 10)),
+        ("29 листопада 2026 10:00", utc(2026, 11, 29, 10)),
+        ("29 noyabr 2026 10:00", utc(2026, 11, 29, 10)),
+        # day first with dots
+        ("29.11.2026 10:00", utc(2026, 11, 29, 10)),
+        ("03.04.2026 10:00", utc(2026, 4, 3, 10)),
+        # offsets feedparser cannot read
+        ("Sun, 29 Nov 2026 10:00:00 +04", utc(2026, 11, 29, 6)),
+        ("Sun, 29 Nov 2026 10:00:00 GMT+4", utc(2026, 11, 29, 6)),
+        ("Sun,29 Nov 2026 10:00:00 +0400", utc(2026, 11, 29, 6)),
+        # zone names feedparser read as UTC
+        ("Sun, 29 Nov 2026 10:00:00 MSK", utc(2026, 11, 29, 7)),
+        ("Sun, 29 Nov 2026 10:00:00 AMT", utc(2026, 11, 29, 6)),
+        ("Sun, 29 Nov 2026 10:00:00 AZT", utc(2026, 11, 29, 6)),
+        ("Sun, 29 Nov 2026 10:00:00 GET", utc(2026, 11, 29, 6)),
+        ("Sun, 29 Nov 2026 10:00:00 UZT", utc(2026, 11, 29, 5)),
+        ("Sun, 29 Nov 2026 10:00:00 CEST", utc(2026, 11, 29, 8)),
+    ],
+)
+def test_the_regions_dates_are_read(written: str, moment: datetime) -> None:
+    assert published(rss(written)) == [moment]
+
+
+@pytest.mark.parametrize(
+    ("written", "moment"),
+    [
+        ("Sun, 29 Nov 2026 10:00:00 GMT", utc(2026, 11, 29, 10)),
+        ("Sun, 29 Nov 2026 10:00:00 +0400", utc(2026, 11, 29, 6)),
+        ("Sun, 29 Nov 2026 10:00:00 EST", utc(2026, 11, 29, 15)),
+        ("Sun, 29 Nov 2026 10:00:00 UTC", utc(2026, 11, 29, 10)),
+        ("2026-11-29T10:00:00+04:00", utc(2026, 11, 29, 6)),
+        ("Sun, 29 Nov 2026 10:00:00 +0400 (AZT)", utc(2026, 11, 29, 6)),
+    ],
+)
+def test_dates_feedparser_reads_right_are_its_own(written: str, moment: datetime) -> None:
+    assert published(rss(written)) == [moment]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "yesterday",  # relative: a feed's date is a moment
+        "2 hours ago",
+        "29 ноября",  # no year
+        "11/12/2026 10:00",  # November 12 or December 11
+        "Sun, 29 Nov 2026 10:00:00 XYZ",  # feedparser's reading (UTC) stays: see below
+        "no date at all",
+        "",
+        "9" * 500,
+    ],
+)
+def test_what_is_no_full_date_is_not_guessed(written: str) -> None:
+    assert reread(written) is None
+
+
+def test_an_unknown_zone_name_keeps_feedparsers_reading() -> None:
+    assert published(rss("Sun, 29 Nov 2026 10:00:00 XYZ")) == [utc(2026, 11, 29, 10)]
+    assert published(rss("no date at all")) == [None]
+
+
+def test_the_updated_date_and_json_feeds_are_read_alike() -> None:
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>W</title><entry><title>S</title>'
+        b'<link href="https://news.example/1"/><id>https://news.example/1</id>'
+        b"<updated>29.11.2026 10:00</updated></entry></feed>"
+    )
+    doc = Document("https://news.example/atom", atom, "application/atom+xml", "utf-8")
+    assert [i.published for i in parse_feed(doc).items] == [utc(2026, 11, 29, 10)]
+    json_feed = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "W", "items": [{"id": "1",'
+        ' "url": "https://news.example/1", "content_text": "x",'
+        ' "date_published": "Вс, 29 ноя 2026 10:00:00 +0300"}]}'
+    ).encode()
+    doc = Document("https://news.example/feed.json", json_feed, "application/feed+json", "utf-8")
+    assert [i.published for i in parse_feed(doc).items] == [utc(2026, 11, 29, 7)]
+
+
+def test_feed_date_takes_feedparsers_tuple_when_the_text_adds_nothing() -> None:
+    assert feed_date(None, None) is None
+    assert feed_date("", None) is None
+    assert feed_date("garbage", None) is None
+
+
+def test_a_polled_feed_keeps_its_items_dates(server: FeedServer, sqlite_log: EventLog) -> None:
+    """Before, the Russian-dated items were published dated at the fetch, as if new."""
+    url = server.add(
+        "/lenta.xml",
+        Route(rss("Пт, 27 ноя 2026 18:30:00 +0300", "26.11.2026 09:15")),
+    )
+    svc = service(sqlite_log, sources({"id": "ru-wire", "url": url}), FAST)
+    svc.run_until_idle()
+    articles = events(sqlite_log, "articles.published")
+    assert sorted((a.published_at, a.published_at_inferred) for a in articles) == [  # type: ignore[attr-defined]
+        (utc(2026, 11, 26, 9, 15), False),
+        (utc(2026, 11, 27, 15, 30), False),
+    ]
