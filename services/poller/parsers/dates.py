@@ -23,9 +23,12 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 
+# feedparser's own date parser, the one it applies to RSS and Atom dates (every format it
+# knows); not exported at the top level since feedparser 6, where it lives here.
+from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.datetimes.rfc822 import timezone_names
 
-__all__ = ["feed_date", "reread"]
+__all__ = ["feed_date", "reread", "text_date"]
 
 #: The languages whose month and day names are tried (dateparser has no Tajik or Turkmen).
 LANGUAGES = ("en", "ru", "uk", "be", "hy", "az", "ka", "kk", "ky", "uz", "tr", "ro")
@@ -48,6 +51,18 @@ def feed_date(raw: object, parsed: Any) -> datetime | None:
         if again is not None:
             return again
     return _from_tuple(parsed)
+
+
+def text_date(value: object) -> datetime | None:
+    """A date given as text alone (a JSON Feed's, a JSONL record's): RFC 3339 as those
+    formats want, else as an RSS date (``feed_date`` over feedparser's reading)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return feed_date(value, feedparser_date(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _zone_misread(raw: str) -> bool:

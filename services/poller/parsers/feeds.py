@@ -11,20 +11,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import feedparser
-
-# feedparser's own date parser, the one it applies to RSS and Atom dates (every format it
-# knows); not exported at the top level since feedparser 6, where it lives here.
-from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.encodings import convert_to_utf8
 
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url, is_web_page
-from services.poller.parsers.dates import feed_date
+from services.poller.parsers.dates import feed_date, text_date
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
 _MAX_TEXT = 200_000
@@ -159,16 +155,6 @@ def parse_feed(doc: Document) -> Parsed:
     return parsed
 
 
-def _json_date(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:  # not RFC 3339 as the spec wants: RFC 822 and the rest, as in RSS
-        return feed_date(value, feedparser_date(value))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def parse_json_feed(doc: Document) -> Parsed:
     """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
     try:
@@ -211,7 +197,7 @@ def parse_json_feed(doc: Document) -> Parsed:
                 summary=html_to_text(_string(item, "summary") or "")[:20_000],
                 text=text[:_MAX_TEXT],
                 authors=authors,
-                published=_json_date(item.get("date_published") or item.get("date_modified")),
+                published=text_date(item.get("date_published") or item.get("date_modified")),
                 language=_string(item, "language"),
             )
         )

@@ -8,26 +8,16 @@ that is not a JSON object is skipped and counted (the rest of the archive still 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
+from services.poller.parsers.dates import text_date
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
 _MAX_TEXT = 200_000
 _MAX_WARNINGS = 5
-
-
-def _date(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _str(value: Any) -> str:
@@ -74,7 +64,7 @@ def parse_jsonl(doc: Document) -> Parsed:
                 summary=html_to_text(_str(extra.get("description")))[:20_000],
                 text=tidy(_str(record.get("body")))[:_MAX_TEXT],
                 authors=_authors(extra),
-                published=_date(record.get("published")),
+                published=text_date(record.get("published")),
                 language=_str(record.get("lang")) or None,
             )
         )

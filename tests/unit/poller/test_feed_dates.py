@@ -5,6 +5,7 @@ The last test polls such a feed over HTTP on 127.0.0.1 into a real SQLite log.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from services.eventlog import EventLog
 from services.poller.fetch import Document
 from services.poller.parsers.dates import feed_date, reread
 from services.poller.parsers.feeds import parse_feed
+from services.poller.parsers.jsonl import parse_jsonl
 
 
 def rss(*dates: str, tag: str = "pubDate") -> bytes:
@@ -124,6 +126,25 @@ def test_the_updated_date_and_json_feeds_are_read_alike() -> None:
     ).encode()
     doc = Document("https://news.example/feed.json", json_feed, "application/feed+json", "utf-8")
     assert [i.published for i in parse_feed(doc).items] == [utc(2026, 11, 29, 7)]
+
+
+def test_an_archives_dates_are_read_like_a_feeds() -> None:
+    """Before, a JSONL record dated any way but ISO 8601 was dated at its import: a
+    researcher's archive came in as one burst of the present."""
+    records = [
+        {"id": "1", "title": "a", "body": "x", "published": "2022-11-29T09:00:00+04:00"},
+        {"id": "2", "title": "b", "body": "x", "published": "Tue, 29 Nov 2022 09:00:00 GMT"},
+        {"id": "3", "title": "c", "body": "x", "published": "29 ноября 2022 г., 09:00"},
+        {"id": "4", "title": "d", "body": "x", "published": "some day"},
+    ]
+    body = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+    doc = Document("file:///archive.jsonl", body, "application/jsonl", "utf-8")
+    assert [i.published for i in parse_jsonl(doc).items] == [
+        utc(2022, 11, 29, 5),
+        utc(2022, 11, 29, 9),
+        utc(2022, 11, 29, 9),
+        None,
+    ]
 
 
 def test_feed_date_takes_feedparsers_tuple_when_the_text_adds_nothing() -> None:
