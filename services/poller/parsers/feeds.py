@@ -8,6 +8,7 @@ Character sets follow feedparser's rules (BOM, XML declaration, HTTP charset).
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import json
 import re
@@ -20,6 +21,7 @@ from feedparser.encodings import convert_to_utf8
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url, is_web_page
+from services.poller.parsers.charsets import as_utf8, declared_charset, undeclared_charset
 from services.poller.parsers.dates import feed_date, text_date
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
@@ -96,6 +98,20 @@ def _parse_leniently(body: bytes, headers: dict[str, str] | None) -> Any:
         raise ParseError(f"the feed parser failed on it: {type(exc).__name__}: {exc}") from exc
 
 
+#: How a document converted to UTF-8 is announced to feedparser
+_UTF8 = {"content-type": "application/xml; charset=utf-8"}
+
+
+def _latin_reading(result: Any) -> bool:
+    """Whether feedparser read the document as windows-1252 or another Latin charset (as
+    it does, by its last guess, with a Russian feed that declares UTF-8 or nothing)."""
+    try:
+        name = codecs.lookup(result.get("encoding") or "").name
+    except LookupError:
+        return False
+    return name in ("cp1252", "latin_1", "iso8859_2", "iso8859_15", "ascii")
+
+
 def parse_feed(doc: Document) -> Parsed:
     body = doc.body
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -107,6 +123,9 @@ def parse_feed(doc: Document) -> Parsed:
         "content-type": doc.content_type + (f"; charset={doc.charset}" if doc.charset else "")
     }
     result = _parse_leniently(body, headers if doc.content_type else None)
+    misread = _latin_reading(result) and undeclared_charset(body)
+    if misread:
+        result = _parse_leniently(as_utf8(body, misread), _UTF8)
     version = result.get("version", "")
     entries = result.get("entries", [])
     problem = result.get("bozo_exception")
@@ -120,7 +139,13 @@ def parse_feed(doc: Document) -> Parsed:
     feed = result.get("feed", {})
     base = feed.get("link") if _is_http(feed.get("link")) else doc.url
     parsed = Parsed(language=feed.get("language") or None)
-    if result.get("bozo") and problem is not None:
+    if misread:
+        declared = declared_charset(body, doc.charset)
+        parsed.warnings.append(
+            f"the feed is written in {misread} but declares"
+            f" {declared or 'no charset (UTF-8 by default)'}: read as {misread}"
+        )
+    elif result.get("bozo") and problem is not None:
         parsed.warnings.append(
             f"ill-formed feed, read leniently ({type(problem).__name__}: {str(problem)[:200]})"
         )

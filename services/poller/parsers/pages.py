@@ -23,16 +23,25 @@ from services.poller.parsers import Parsed, RawItem, http_url
 from services.poller.parsers.html import author_names, tidy
 
 _MAX_TEXT = 200_000
+#: Characters a declared charset may fail to decode before it is taken for wrong
+_STRAY_BYTES = 16
 
 
 def _markup(doc: Document) -> str | bytes:
-    if doc.charset:
-        try:
-            codecs.lookup(doc.charset)
-        except LookupError:
-            return doc.body
-        return doc.body.decode(doc.charset, errors="replace")
-    return doc.body
+    """The page decoded with its HTTP charset; its bytes (for trafilatura to detect the
+    charset: meta charset, then statistics) when it has none, an unknown one, or one that
+    is plainly wrong: a windows-1251 page sent as UTF-8 became rows of U+FFFD. A stray bad
+    byte in a UTF-8 page keeps the declared charset."""
+    if not doc.charset:
+        return doc.body
+    try:
+        codecs.lookup(doc.charset)
+    except LookupError:
+        return doc.body
+    text = doc.body.decode(doc.charset, errors="replace")
+    if text.count("\ufffd") > max(_STRAY_BYTES, len(text) // 100):
+        return doc.body
+    return text
 
 
 def extract_text(html: str | bytes, url: str | None = None) -> str:
