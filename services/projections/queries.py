@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.eventlog import TopicPartition
+from services.text.inflection import inflected_prefix
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -69,16 +70,24 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
 
 
 def fts_query(text: str) -> str | None:
-    """User text as an FTS5 query: every word a quoted phrase (all must match); a trailing
-    ``*`` keeps prefix search. Operators and syntax in the text are searched, not obeyed.
-    A NUL separates words: FTS5 reads it as the end of the query ("unterminated string",
-    a 500 for ``?q=%00``); it is the only character that does (every one up to U+3000,
-    the surrogate edges and U+10FFFF tried)."""
+    """User text as an FTS5 query: every word a quoted phrase (all must match), with its
+    inflected forms as a rule's term has them: "Армения" finds "Армении" and "Арменией",
+    "Հայաստան" finds "Հայաստանի", "აფხაზეთი" finds "აფხაზეთში" (the start the forms share,
+    ``inflected_prefix``, searched as a prefix). A leading ``=`` searches the word alone; a
+    trailing ``*`` is a prefix search. Operators and syntax in the text are searched, not
+    obeyed. A NUL separates words: FTS5 reads it as the end of the query ("unterminated
+    string", a 500 for ``?q=%00``); it is the only character that does (every one up to
+    U+3000, the surrogate edges and U+10FFFF tried)."""
     terms = []
     for raw in text.replace("\x00", " ").split():
         word = raw.rstrip("*")
+        prefix = raw != word
+        if word.startswith("=") and not prefix:
+            word = word[1:]
+        elif not prefix and (start := inflected_prefix(word)) is not None:
+            word, prefix = start, True
         if word:
-            terms.append('"' + word.replace('"', '""') + '"' + ("*" if raw != word else ""))
+            terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
     return " ".join(terms) or None
 
 

@@ -18,32 +18,83 @@ allowed word endings), ``matcher`` (the automaton and whole-word checks), ``sent
 ``schema`` (to the event models).
 """
 
-from services.text.analysis import (
-    Analyser,
-    Analysis,
-    EntityHit,
-    Mention,
-    TagMatch,
-    analyse,
-    compose_text,
-    default_analyser,
-)
-from services.text.gazetteer import (
-    Alias,
-    Entry,
-    Gazetteer,
-    Role,
-    Tag,
-    default_gazetteer,
-    load_gazetteer,
-    load_taxonomy,
-)
-from services.text.language import Language, detect_language
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.text.analysis import (
+        Analyser,
+        Analysis,
+        EntityHit,
+        Mention,
+        TagMatch,
+        analyse,
+        compose_text,
+        default_analyser,
+    )
+    from services.text.gazetteer import (
+        Alias,
+        Entry,
+        Gazetteer,
+        Role,
+        Tag,
+        default_gazetteer,
+        load_gazetteer,
+        load_taxonomy,
+    )
+    from services.text.language import Language, detect_language
+    from services.text.schema import EnrichedFields, enriched_fields, enriched_payload
+    from services.text.sentences import split_sentences
+    from services.text.specs import DataFileError
+    from services.text.terms import TermHit, TermMatcher, match_terms
+
+# Imported now, and light: the function ``normalise`` must hide the module of that name,
+# which importing any of this package's modules binds here.
 from services.text.normalise import Normalised, fold, normalise
-from services.text.schema import EnrichedFields, enriched_fields, enriched_payload
-from services.text.sentences import split_sentences
-from services.text.specs import DataFileError
-from services.text.terms import TermHit, TermMatcher, match_terms
+
+#: Where each public name lives, imported on first use (PEP 562): the analysis brings in
+#: NumPy and the gazetteer, which the read side (``projections``' search, the API) does not
+#: need for the inflection of a searched word.
+_HOME = {
+    "Analyser": "analysis",
+    "Analysis": "analysis",
+    "EntityHit": "analysis",
+    "Mention": "analysis",
+    "TagMatch": "analysis",
+    "analyse": "analysis",
+    "compose_text": "analysis",
+    "default_analyser": "analysis",
+    "Alias": "gazetteer",
+    "Entry": "gazetteer",
+    "Gazetteer": "gazetteer",
+    "Role": "gazetteer",
+    "Tag": "gazetteer",
+    "default_gazetteer": "gazetteer",
+    "load_gazetteer": "gazetteer",
+    "load_taxonomy": "gazetteer",
+    "Language": "language",
+    "detect_language": "language",
+    "EnrichedFields": "schema",
+    "enriched_fields": "schema",
+    "enriched_payload": "schema",
+    "split_sentences": "sentences",
+    "DataFileError": "specs",
+    "TermHit": "terms",
+    "TermMatcher": "terms",
+    "match_terms": "terms",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Alias",

@@ -37,7 +37,7 @@ from itertools import product
 
 from services.text.normalise import fold
 
-__all__ = ["ANY_TAIL", "Pattern", "expand", "tails_for"]
+__all__ = ["ANY_TAIL", "Pattern", "expand", "inflected_prefix", "tails_for"]
 
 ANY_TAIL: frozenset[str] | None = None
 
@@ -485,3 +485,32 @@ def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
         else:
             patterns.append(Pattern(spelling, tails_for(base, form)))
     return list(dict.fromkeys(patterns))
+
+
+#: Letters only Azerbaijani and Turkish write among the Latin alphabets this module knows
+_TURKIC_LETTERS = frozenset("əğışçöüƏĞİŞÇÖÜ")
+
+
+def inflected_prefix(word: str) -> str | None:
+    """The start, in ``word``'s own letters, that its inflected forms share, read as an
+    alias is read (``expand``; the language from the script, Azerbaijani for a Latin word
+    with ə, ğ, ı...): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
+    "Ermənistan". ``None`` for a word that does not inflect here (English, a stem under
+    four letters, a word with other than letters) or whose folding changes its length,
+    so that the key cannot be cut from it. Searches take it as a prefix (``projections``).
+    """
+    if not word.isalpha():
+        return None
+    lang = script_language(word)
+    if lang == "en" and not _TURKIC_LETTERS.isdisjoint(word):
+        lang = "az"
+    patterns = expand(word, lang, "name" if lang != "en" else "term")
+    if len(patterns) != 1:
+        return None
+    key, tails = patterns[0]
+    if tails is None or tails <= _PLURAL_TAILS:
+        return None
+    folded = fold(word)
+    if len(folded) != len(word) or not folded.startswith(key):
+        return None
+    return word[: len(key)]
