@@ -262,6 +262,15 @@ class Terms(Leaf):
         self.keys: tuple[TermKey, ...] = tuple((cond.lang, t) for t in cond.terms)
         self.min_mentions = cond.min_mentions or min_mentions
         self.label = describe(cond)
+        self._anchors = tuple(term_anchor(k) for k in self.keys)
+
+    def _entry(self, view: ArticleView) -> OccurrenceEntry:
+        """Nothing, without a scan of the text, when no term's automaton key is in it (a
+        substring search, ``ArticleView.has_term``): a term the index did not look up (in
+        a ``none``, or beside the anchors) cost a scan of every candidate article."""
+        if not any(map(view.has_term, self._anchors)):
+            return occurrence_entry([])
+        return super()._entry(view)
 
     def _occurrences(self, view: ArticleView) -> list[Occurrence]:
         spans = view.term_spans()

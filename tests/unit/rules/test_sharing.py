@@ -182,6 +182,23 @@ def test_probes_spare_the_scan_when_no_key_is_a_substring() -> None:
     assert view._term_spans is not None
 
 
+def test_a_term_outside_the_index_is_probed_before_a_scan() -> None:
+    """A term in a ``none`` (or beside a rule's anchors) is evaluated, not looked up by the
+    index: it used to scan every candidate article; now only those holding its key."""
+    ev = Evaluator(
+        ruleset(
+            "rules:\n  - id: not-football\n    title: t\n"
+            "    when: {all: [{entity: country:AM}, {none: [{terms: [football]}]}]}\n"
+        )
+    )
+    quiet = ev.view(enriched("Armenia", "Armenia and Azerbaijan met in Brussels."))
+    assert [m.rule.id for m in ev.matches(quiet)] == ["not-football"]
+    assert quiet._term_spans is None  # no scan ran
+    loud = ev.view(enriched("Armenia", "Armenia beat Azerbaijan at football."))
+    assert ev.matches(loud) == []
+    assert loud._term_spans is not None
+
+
 # -- units by number -----------------------------------------------------------------------
 
 WORD_TEXTS = [
