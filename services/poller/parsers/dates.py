@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -41,6 +42,8 @@ _KNOWN_ZONES = frozenset(timezone_names) | {"utc"}
 #: and December 11 in the next, so such a date is not guessed.
 _AMBIGUOUS = re.compile(r"^\D*(0?[1-9]|1[0-2])/(0?[1-9]|1[0-2])/\d")
 _LONGEST = 100
+#: The poller parses large documents in threads (``parsing.ParsePool``)
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def feed_date(raw: object, parsed: Any) -> datetime | None:
@@ -89,7 +92,8 @@ def reread(raw: str) -> datetime | None:
         return None
     parser = _parser()
     try:
-        found = parser.get_date_data(text).date_obj
+        with _ONE_AT_A_TIME:  # dateparser is not thread-safe (its issue 441); dates are few
+            found = parser.get_date_data(text).date_obj
     except Exception:  # dateparser's own failure on one odd date: the item stays undated
         return None
     if not isinstance(found, datetime):
