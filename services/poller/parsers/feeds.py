@@ -21,7 +21,12 @@ from feedparser.encodings import convert_to_utf8
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url, is_web_page
-from services.poller.parsers.charsets import as_utf8, declared_charset, undeclared_charset
+from services.poller.parsers.charsets import (
+    as_utf8,
+    declared_charset,
+    decoded,
+    undeclared_charset,
+)
 from services.poller.parsers.dates import feed_date, text_date
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
@@ -182,11 +187,10 @@ def parse_feed(doc: Document) -> Parsed:
 
 def parse_json_feed(doc: Document) -> Parsed:
     """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    text, problem = decoded(doc.body, doc.charset)
     try:
-        data = json.loads(
-            doc.body.decode(doc.charset or "utf-8", errors="replace").lstrip("\ufeff")
-        )
-    except (json.JSONDecodeError, LookupError) as exc:
+        data = json.loads(text.lstrip("\ufeff"))
+    except json.JSONDecodeError as exc:
         raise ParseError(f"not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
@@ -195,6 +199,8 @@ def parse_json_feed(doc: Document) -> Parsed:
     home = _string(data, "home_page_url")
     base = home if _is_http(home) else doc.url
     parsed = Parsed(language=_string(data, "language"))
+    if problem:
+        parsed.warnings.append(problem)
     items = data.get("items")
     if not isinstance(items, list):
         raise ParseError("a JSON Feed without an items list")

@@ -13,6 +13,7 @@ from typing import Any
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
+from services.poller.parsers.charsets import decoded
 from services.poller.parsers.dates import text_date
 from services.poller.parsers.html import author_names, html_to_text, tidy
 
@@ -35,7 +36,10 @@ def parse_jsonl(doc: Document) -> Parsed:
     if not doc.body.strip():
         raise EmptyDocument("the archive is empty")
     parsed = Parsed()
-    text = doc.body.decode(doc.charset or "utf-8", errors="replace").lstrip("\ufeff")
+    text, problem = decoded(doc.body, doc.charset)
+    if problem:
+        parsed.warnings.append(problem)
+    text = text.lstrip("\ufeff")
     lines = text.splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -19,7 +19,6 @@ them after a gap (``poller.Poller._parse_telegram``).
 
 from __future__ import annotations
 
-import codecs
 import re
 from datetime import UTC, datetime
 
@@ -29,6 +28,7 @@ import lxml.html
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
+from services.poller.parsers.charsets import decoded
 from services.poller.parsers.html import XML_REFUSED, author_names, html_to_text, tidy
 
 __all__ = ["parse_telegram"]
@@ -70,14 +70,9 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 def _root(doc: Document) -> lxml.html.HtmlElement:
     """The page's tree, decoded here with the HTTP charset (t.me serves UTF-8): libxml2
     knows fewer charset names than Python ("latin-1" raised a LookupError)."""
-    encoding = doc.charset or "utf-8"
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        encoding = "utf-8"
     # controls, a NUL above all, end libxml2's reading ("Document is empty"): dropped, as
     # for any HTML (``html.XML_REFUSED``)
-    markup = XML_REFUSED.sub("", doc.body.decode(encoding, errors="replace"))
+    markup = XML_REFUSED.sub("", decoded(doc.body, doc.charset)[0])
     markup = _XML_DECLARATION.sub("", markup, count=1)  # lxml refuses one in a str (XHTML)
     try:
         return lxml.html.document_fromstring(markup, parser=lxml.html.HTMLParser(huge_tree=True))

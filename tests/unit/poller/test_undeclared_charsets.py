@@ -16,6 +16,7 @@ from services.poller.fetch import Document
 from services.poller.parsers.charsets import undeclared_charset
 from services.poller.parsers.feeds import parse_feed
 from services.poller.parsers.pages import parse_page
+from services.poller.parsing import parse_document
 
 
 def rss(items: list[tuple[str, str]], declaration: str) -> str:
@@ -174,3 +175,27 @@ def test_a_page_sent_as_utf8_but_written_in_windows_1251_is_read_in_it(
     assert item.title == title
     assert paragraphs[0].split()[0] in item.text
     assert "\ufffd" not in item.title + item.text
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "json feed"])
+def test_a_charset_python_does_not_know_is_read_as_utf8(kind: str) -> None:
+    """Before: a JSONL archive sent as "charset=utf8mb4" failed every poll with a
+    LookupError, and a JSON Feed was "not valid JSON"."""
+    title = "Пашинян и Алиев встретились"  # written
+    if kind == "jsonl":
+        body = json.dumps({"id": "1", "title": title, "body": "x"}, ensure_ascii=False)
+        doc = Document(
+            "https://news.example/a.jsonl", body.encode(), "application/jsonl", "utf8mb4"
+        )
+        parsed = parse_document("jsonl", doc)
+    else:
+        feed = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "W",
+            "items": [{"id": "1", "url": "https://news.example/1", "title": title}],
+        }
+        body = json.dumps(feed, ensure_ascii=False)
+        doc = Document("https://news.example/f.json", body.encode(), "application/json", "utf8mb4")
+        parsed = parse_document("feed", doc)
+    assert [i.title for i in parsed.items] == [title]
+    assert parsed.warnings == ["unknown charset 'utf8mb4' in the response: read as UTF-8"]
