@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC
 from typing import Any
 
 from schemas import AlertRaised, Severity
+from schemas.alerts import AlertArticle
 from services.notifier.channels.base import Outgoing
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "document",
     "mattermost_escape",
     "mattermost_plain",
+    "published",
     "slack_escape",
     "subject",
     "telegram_html",
@@ -35,6 +38,14 @@ SEVERITY_COLOURS: dict[Severity, str] = {
     Severity.HIGH: "#e8590c",
     Severity.CRITICAL: "#d00000",
 }
+
+
+def published(article: AlertArticle | AlertRaised) -> str:
+    """When the article was published (for an alert: its newest article), in UTC to the
+    minute ("2026-11-27 15:30 UTC"): an alert about a days-old article (a new source's
+    backlog, a feed read after a gap) must not read as news of the moment."""
+    moment = article.last_seen if isinstance(article, AlertRaised) else article.published_at
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def alert_link(message: Outgoing, alert: AlertRaised) -> str | None:
@@ -90,7 +101,9 @@ def as_text(message: Outgoing) -> str:
         for ev in alert.evidence:
             lines.append(f"  * {ev.surface}: ...{_one_line(ev.snippet)}...")
         for art in alert.articles:
-            lines.append(f"  - {art.title} ({art.source_id}) {art.url or ''}".rstrip())
+            lines.append(
+                f"  - {art.title} ({art.source_id}, {published(art)}) {art.url or ''}".rstrip()
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -123,10 +136,11 @@ def as_html(message: Outgoing) -> str:
         parts.append("<ul>")
         for art in alert.articles:
             label = e(art.title or art.article_id)
+            where = f"({e(art.source_id)}, {published(art)})"
             if art.url and art.url.startswith(("http://", "https://")):
-                parts.append(f'<li><a href="{e(art.url)}">{label}</a> ({e(art.source_id)})</li>')
+                parts.append(f'<li><a href="{e(art.url)}">{label}</a> {where}</li>')
             else:
-                parts.append(f"<li>{label} ({e(art.source_id)})</li>")
+                parts.append(f"<li>{label} {where}</li>")
         parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -220,7 +234,7 @@ def _telegram_alert(message: Outgoing, alert: AlertRaised) -> list[str]:
         lines.append(f"• <b>{e(ev.surface, 100)}</b>: …{snippet}…")
     for art in alert.articles[:5]:
         label = e(art.title or art.article_id, 200)
-        where = e(art.source_id, 100)
+        where = f"{e(art.source_id, 100)} · {published(art)}"
         if art.url and art.url.startswith(("http://", "https://")):
             lines.append(f'<a href="{html.escape(art.url, quote=True)}">{label}</a> · {where}')
         else:

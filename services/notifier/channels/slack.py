@@ -15,6 +15,7 @@ from services.notifier.channels.render import (
     alert_link,
     mattermost_escape,
     mattermost_plain,
+    published,
     slack_escape,
 )
 
@@ -41,7 +42,10 @@ def payload(message: Outgoing, config: SlackChannel) -> dict[str, Any]:
             "title": escape(f"[{alert.severity.value.upper()}] {alert.title}"),
             "text": escape(alert.description),
             "fields": fields,
-            "footer": escape(f"rule {alert.rule_id} · {alert.source_count} source(s)"),
+            "footer": escape(
+                f"rule {alert.rule_id} · {alert.source_count} source(s) · "
+                f"published {published(alert)}"
+            ),
         }
         link = alert_link(message, alert) or (articles[0].url if articles else None)
         if link:

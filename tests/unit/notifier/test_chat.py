@@ -95,7 +95,9 @@ def test_slack_gets_one_attachment_per_alert_with_its_controls_escaped(
     )
     assert attachment["title_link"] == f"https://tocsin.example/alerts/{a.alert_id}"
     assert attachment["fields"] == [{"title": "shelling", "value": HOSTILE_SNIPPET, "short": False}]
-    assert attachment["footer"] == "rule border-shelling · 1 source(s)"
+    assert attachment["footer"] == (
+        "rule border-shelling · 1 source(s) · published 2026-03-01 12:00 UTC"
+    )
     # Slack reads "<" as the start of a mention or a link: none reaches it from outside.
     assert not re.search(r"[<>]", got.body.decode())
 
