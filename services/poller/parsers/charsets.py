@@ -14,6 +14,9 @@ chooses among those scripts' charsets only: asked to choose among all charsets, 
 French windows-1252 as windows-1257 and Turkish as windows-1250 (measured), so it is
 never asked about a Latin text. Asked about Cyrillic charsets alone, it read feedparser's
 own windows-1255 (Hebrew) test feed as KOI8-R: hence the other scripts.
+
+Also here: a charset name that Python does not know ("utf8mb4") read as UTF-8, with a
+warning, instead of failing the document (``decoded``).
 """
 
 from __future__ import annotations

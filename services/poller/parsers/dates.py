@@ -6,8 +6,8 @@ region's publishers also write dates in their own language ("Вс, 29 ноя 202
 10:00"), with a short offset ("+04", "GMT+4"), and with zone names that feedparser does not
 know and reads as UTC without a word: "10:00 MSK" became 10:00 UTC, three hours late. An
 item without a date is dated when it was fetched, so a new source's backlog all looked like
-news of the moment, and an item read hours late was put at its fetch time too
-(``core.article_from_item`` refuses dates in the future).
+news of the moment; an item whose zone was misread fell in the future and was dated at its
+fetch as well (``core.article_from_item`` refuses dates in the future).
 
 dateparser knows those languages' month and day names and the zones' abbreviations (AMT is
 Armenia's, +4). It is asked only when feedparser found no date, or found one in a zone it

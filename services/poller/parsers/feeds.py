@@ -3,7 +3,9 @@
 feedparser is lenient: it recovers what it can from ill-formed XML and flags it ("bozo").
 A document it recovers items from is accepted with a warning; one with no feed in it at
 all (an HTML page, a JSON error, noise) raises ``NotAFeed`` / ``ParseError``.
-Character sets follow feedparser's rules (BOM, XML declaration, HTTP charset).
+Character sets follow feedparser's rules (BOM, XML declaration, HTTP charset); a feed in a
+legacy charset of a non-Latin script that it does not declare, which feedparser reads as
+windows-1252, is read again in its own (``charsets``).
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def parse_feed(doc: Document) -> Parsed:
             f"the feed is written in {misread} but declares"
             f" {declared or 'no charset (UTF-8 by default)'}: read as {misread}"
         )
-    elif result.get("bozo") and problem is not None:
+    if result.get("bozo") and problem is not None:
         parsed.warnings.append(
             f"ill-formed feed, read leniently ({type(problem).__name__}: {str(problem)[:200]})"
         )
