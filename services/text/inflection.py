@@ -487,14 +487,15 @@ def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
     return list(dict.fromkeys(patterns))
 
 
-#: Letters only Azerbaijani and Turkish write among the Latin alphabets this module knows
-_TURKIC_LETTERS = frozenset("əğışçöüƏĞİŞÇÖÜ")
+#: Letters of the Azerbaijani and Turkish alphabets that French, German and English words
+#: do not hold (ç, ö and ü they do: "Müller" is no Turkic name to inflect)
+_TURKIC_LETTERS = frozenset("əğışƏĞİŞ")
 
 
 def inflected_prefix(word: str) -> str | None:
     """The start, in ``word``'s own letters, that its inflected forms share, read as an
     alias is read (``expand``; the language from the script, Azerbaijani for a Latin word
-    with ə, ğ, ı...): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
+    with ə, ğ, ı or ş): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
     "Ermənistan". ``None`` for a word that does not inflect here (English, a stem under
     four letters, a word with other than letters) or whose folding changes its length,
     so that the key cannot be cut from it. Searches take it as a prefix (``projections``).
