@@ -17,8 +17,9 @@ Modules: ``model`` (the rule language), ``loader`` (YAML with lines, versions), 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from services.runtime.lazy import exports
 
 if TYPE_CHECKING:
     from services.rules.engine import Engine, horizon
@@ -59,13 +60,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, globals(), _HOME)
 
 
 __all__ = [

@@ -20,8 +20,9 @@ allowed word endings), ``matcher`` (the automaton and whole-word checks), ``sent
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from services.runtime.lazy import exports
 
 if TYPE_CHECKING:
     from services.text.analysis import (
@@ -87,13 +88,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, globals(), _HOME)
 
 
 __all__ = [
