@@ -42,6 +42,8 @@ _KNOWN_ZONES = frozenset(timezone_names) | {"utc"}
 #: and December 11 in the next, so such a date is not guessed.
 _AMBIGUOUS = re.compile(r"^\D*(0?[1-9]|1[0-2])/(0?[1-9]|1[0-2])/\d")
 _LONGEST = 100
+#: Earlier is a placeholder, not a date: "01.01.0001" (.NET's DateTime.MinValue)
+_EARLIEST_YEAR = 1900
 #: The poller parses large documents in threads (``parsing.ParsePool``)
 _ONE_AT_A_TIME = threading.Lock()
 
@@ -85,8 +87,8 @@ def _from_tuple(parsed: Any) -> datetime | None:
 @lru_cache(maxsize=4096)
 def reread(raw: str) -> datetime | None:
     """A date written in one of ``LANGUAGES`` (with its zone, else UTC), in UTC; ``None``
-    for a text that is no full date (day, month and year), a relative one or an ambiguous
-    one. Cached: a feed repeats its items' dates on every poll."""
+    for a text that is no full date (day, month and year), a relative one, an ambiguous
+    one or a placeholder. Cached: a feed repeats its items' dates on every poll."""
     text = " ".join(raw.split())
     if not text or len(text) > _LONGEST or _AMBIGUOUS.match(text):
         return None
@@ -96,7 +98,7 @@ def reread(raw: str) -> datetime | None:
             found = parser.get_date_data(text).date_obj
     except Exception:  # dateparser's own failure on one odd date: the item stays undated
         return None
-    if not isinstance(found, datetime):
+    if not isinstance(found, datetime) or found.year < _EARLIEST_YEAR:
         return None
     return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
 

@@ -98,6 +98,8 @@ def test_dates_feedparser_reads_right_are_its_own(written: str, moment: datetime
         "11/12/2026 10:00",  # November 12 or December 11
         "Sun, 29 Nov 2026 10:00:00 XYZ",  # feedparser's reading (UTC) stays: see below
         "no date at all",
+        "01.01.0001 0:00:00",  # .NET's DateTime.MinValue: a placeholder
+        "1.2.3",  # a version number
         "",
         "9" * 500,
     ],
