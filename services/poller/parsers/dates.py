@@ -42,7 +42,7 @@ _KNOWN_ZONES = frozenset(timezone_names) | {"utc"}
 #: and December 11 in the next, so such a date is not guessed.
 _AMBIGUOUS = re.compile(r"^\D*(0?[1-9]|1[0-2])/(0?[1-9]|1[0-2])/\d")
 _LONGEST = 100
-#: Earlier is a placeholder, not a date: "01.01.0001" (.NET's DateTime.MinValue)
+#: Earlier is a placeholder, not a date (``_plausible``)
 _EARLIEST_YEAR = 1900
 #: The poller parses large documents in threads (``parsing.ParsePool``)
 _ONE_AT_A_TIME = threading.Lock()
@@ -55,7 +55,7 @@ def feed_date(raw: object, parsed: Any) -> datetime | None:
         again = reread(raw)
         if again is not None:
             return again
-    return _from_tuple(parsed)
+    return _plausible(_from_tuple(parsed))
 
 
 def text_date(value: object) -> datetime | None:
@@ -67,7 +67,7 @@ def text_date(value: object) -> datetime | None:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return feed_date(value, feedparser_date(value))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return _plausible(when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 def _zone_misread(raw: str) -> bool:
@@ -98,9 +98,16 @@ def reread(raw: str) -> datetime | None:
             found = parser.get_date_data(text).date_obj
     except Exception:  # dateparser's own failure on one odd date: the item stays undated
         return None
-    if not isinstance(found, datetime) or found.year < _EARLIEST_YEAR:
+    if not isinstance(found, datetime):
         return None
-    return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
+    return _plausible(found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC))
+
+
+def _plausible(moment: datetime | None) -> datetime | None:
+    """``None`` for a placeholder: a year before 1900 ("0001-01-01T00:00:00Z", .NET's
+    DateTime.MinValue) put the article in year 1, alone in every rule's window and last in
+    every list; undated, it is dated at its fetch."""
+    return None if moment is None or moment.year < _EARLIEST_YEAR else moment
 
 
 @cache

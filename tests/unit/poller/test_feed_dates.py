@@ -14,7 +14,7 @@ from test_poll_http import events, service, sources
 
 from services.eventlog import EventLog
 from services.poller.fetch import Document
-from services.poller.parsers.dates import feed_date, reread
+from services.poller.parsers.dates import feed_date, reread, text_date
 from services.poller.parsers.feeds import parse_feed
 from services.poller.parsers.jsonl import parse_jsonl
 
@@ -106,6 +106,15 @@ def test_dates_feedparser_reads_right_are_its_own(written: str, moment: datetime
 )
 def test_what_is_no_full_date_is_not_guessed(written: str) -> None:
     assert reread(written) is None
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["0001-01-01T00:00:00Z", "Mon, 01 Jan 0001 00:00:00 GMT", "01.01.0001 0:00:00"]
+)
+def test_a_placeholder_date_is_no_date(placeholder: str) -> None:
+    """Before, the first two dated the article in year 1, alone in every rule's window."""
+    assert published(rss(placeholder)) == [None]
+    assert text_date(placeholder) is None
 
 
 def test_an_unknown_zone_name_keeps_feedparsers_reading() -> None:
