@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schemas import AlertRaised, Severity
 from services.alerting.subscriptions import Subscription
@@ -42,17 +43,29 @@ class AlertFacts:
     severity: Severity
     labels: Mapping[str, str] = field(default_factory=dict)
     entities: frozenset[str] = frozenset()
+    #: when the alert's newest article was published
+    last_seen: datetime | None = None
 
     @classmethod
     def of(cls, alert: AlertRaised) -> AlertFacts:
-        return cls(alert.rule_id, alert.severity, alert.labels, alert_entities(alert))
+        return cls(
+            alert.rule_id, alert.severity, alert.labels, alert_entities(alert), alert.last_seen
+        )
 
 
-def matches(sub: Subscription, alert: AlertRaised | AlertFacts) -> bool:
+def matches(
+    sub: Subscription, alert: AlertRaised | AlertFacts, raised_at: datetime | None = None
+) -> bool:
     """Whether the alert is one the subscription asked for (every given criterion holds;
-    a disabled subscription matches nothing)."""
+    a disabled subscription matches nothing). ``raised_at``, when the alert (this revision)
+    was raised, is what ``max_age`` measures from: the event's own time, so that the same
+    events decide alike in a replay."""
     m = sub.match
-    if not sub.enabled or Severity(alert.severity).rank < m.min_severity.rank:
+    if (
+        not sub.enabled
+        or Severity(alert.severity).rank < m.min_severity.rank
+        or _too_old(sub, alert, raised_at)
+    ):
         return False
     if m.rules and alert.rule_id not in m.rules:
         return False
@@ -69,3 +82,16 @@ def matches(sub: Subscription, alert: AlertRaised | AlertFacts) -> bool:
         if m.entities and not entities.intersection(m.entities):
             return False
     return True
+
+
+def _too_old(
+    sub: Subscription, alert: AlertRaised | AlertFacts, raised_at: datetime | None
+) -> bool:
+    """Whether the alert's newest article was older than ``max_age`` when it was raised."""
+    limit, newest = sub.match.max_age, alert.last_seen
+    return (
+        limit is not None
+        and raised_at is not None
+        and newest is not None
+        and (raised_at - newest > limit)
+    )

@@ -17,7 +17,8 @@ Shape (YAML)::
     - id: caucasus-desk
       subscriber: {name: Caucasus desk, contact: desk@example.org}
       match: {rules: [csto-armenia-azerbaijan], labels: {region: caucasus},
-              min_severity: medium, countries: [AM, AZ], entities: [org:csto]}
+              min_severity: medium, countries: [AM, AZ], entities: [org:csto],
+              max_age: 2d}
       channel: {kind: webhook, url: https://example.org/hook, secret: "${WEBHOOK_SECRET}"}
                # or {kind: telegram, token: "${TELEGRAM_BOT_TOKEN}", chat_id: "-1001234567890"}
       mode: immediate            # or {digest: "0 8 * * *", tz: Asia/Yerevan}
@@ -51,6 +52,7 @@ from pydantic import (
 
 from schemas import Severity
 from services.runtime.addresses import is_internal_address
+from services.runtime.durations import Duration
 from services.runtime.settings import substitute_env
 
 __all__ = [
@@ -101,6 +103,14 @@ class Match(_Model):
     min_severity: Severity = Severity.LOW
     countries: tuple[str, ...] = Field(default=(), description="ISO 3166-1 alpha-2 codes")
     entities: tuple[str, ...] = Field(default=(), description="gazetteer ids, e.g. org:csto")
+    max_age: Duration | None = Field(
+        default=None,
+        description=(
+            "leave out an alert (or a revision) whose newest article was published longer "
+            "than this before it was raised: a new source's backlog, a replay of history "
+            "(e.g. 2d, 12h)"
+        ),
+    )
 
     @field_validator("countries")
     @classmethod

@@ -87,6 +87,7 @@ def facts(row: sqlite3.Row) -> AlertFacts:
         severity=Severity(row["severity"]),
         labels=json.loads(row["labels"]),
         entities=entities_of_conditions(str(e.get("condition", "")) for e in evidence),
+        last_seen=queries.from_ms(row["last_seen_ms"]),
     )
 
 
@@ -115,7 +116,7 @@ def matching_alerts(
             page_args.extend(after)
         rows = conn.execute(
             "SELECT alert_id, rule_id, severity, title, description, labels, evidence, articles,"
-            " sources, status, revision, raised_ms, updated_ms FROM alerts"
+            " sources, status, revision, raised_ms, updated_ms, last_seen_ms FROM alerts"
             + (" WHERE " + " AND ".join(page_where) if page_where else "")
             + " ORDER BY raised_ms DESC, alert_id DESC LIMIT ?",
             (*page_args, min(_BATCH, scan_limit - scanned)),
@@ -125,7 +126,7 @@ def matching_alerts(
         scanned += len(rows)
         after = (rows[-1]["raised_ms"], rows[-1]["alert_id"])
         for row in rows:
-            if matches(sub, facts(row)):
+            if matches(sub, facts(row), queries.from_ms(row["updated_ms"])):
                 out.append(_entry(row))
                 if len(out) == limit:
                     break

@@ -91,7 +91,7 @@ def plan(
         return []
     out = []
     for sub in subscriptions:
-        if not sub.pushed or not matches(sub, alert):
+        if not sub.pushed or not matches(sub, alert, event.time):
             continue
         ident = delivery_key(sub, alert)
         if state.open(ident):

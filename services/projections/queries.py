@@ -36,10 +36,14 @@ class Page:
     next_cursor: str | None
 
 
+def from_ms(value: int | None) -> datetime | None:
+    """A stored moment (integer milliseconds) as a UTC datetime."""
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
 def iso(value: int | None) -> str | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value / 1000, UTC).isoformat().replace("+00:00", "Z")
+    moment = from_ms(value)
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def to_ms(moment: datetime | None) -> int | None:

@@ -46,7 +46,6 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    PlainSerializer,
     Tag,
     WithJsonSchema,
     field_validator,
@@ -54,6 +53,7 @@ from pydantic import (
 )
 
 from schemas.alerts import Severity
+from services.runtime.durations import Duration, format_duration, parse_duration
 
 __all__ = [
     "TAGS",
@@ -79,40 +79,7 @@ __all__ = [
     "rule_json_schema",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _ID = r"^[a-z0-9][a-z0-9._-]{0,99}$"
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90s"``, ``"30m"``, ``"6h"``, ``"7d"``, ``"2w"`` (or seconds as a number)."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match and int(match.group(1)) > 0:
-            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    raise ValueError(f"not a duration: {value!r}; write a number and a unit, e.g. 30m, 6h, 7d")
-
-
-def format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
-        if seconds % _UNITS[unit] == 0:
-            return f"{seconds // _UNITS[unit]}{unit}"
-    return f"{seconds}s"
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]\s*$", "examples": ["30m", "6h", "7d"]}
-    ),
-]
 
 
 def _listify(value: Any) -> Any:

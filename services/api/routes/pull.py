@@ -81,7 +81,7 @@ async def subscription_stream(subscription_id: str, request: Request) -> EventSo
     feed = request.app.state.feed
 
     def accept(event: CloudEvent) -> bool:
-        return isinstance(event.data, AlertRaised) and matches(sub, event.data)
+        return isinstance(event.data, AlertRaised) and matches(sub, event.data, event.time)
 
     # a reconnect (EventSource sends the last id it got) resumes after that event; when
     # it cannot be exact, "resync" points at the Atom feed, which holds every match

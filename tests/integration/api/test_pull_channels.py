@@ -292,3 +292,34 @@ def test_a_stream_reconnect_gets_the_matching_alerts_it_missed(tmp_path: Path) -
             events = _events(stream.iter_lines())
             assert next(events)[0] == "ready"
             assert next(events) == ("resync", {"feed": "/subscriptions/desk/feed.atom"})
+
+
+def test_max_age_leaves_alerts_about_old_articles_out_of_the_feed(tmp_path: Path) -> None:
+    """A subscription made through the API with ``max_age: 1d``: of two alerts on the read
+    model, the one raised five days after its article (a new source's backlog) is left out."""
+    settings = make_settings(tmp_path)
+    config = make_config(tmp_path)
+    log = open_test_log(settings)
+    fresh, old = ev.article(50), ev.article(51)
+    ev.append(log, [ev.published(fresh), ev.enriched(fresh), ev.raised(fresh, rule="fresh")])
+    late = old.published_at + timedelta(days=5)
+    ev.append(log, [ev.published(old), ev.enriched(old), ev.raised(old, rule="old", at=late)])
+    project(settings, log, config.read_model)
+    app = create_app(config, settings, log, follow_alerts=False)
+    with TestClient(app) as c:
+        for ident, match in (("recent", {"max_age": "1d"}), ("all", {})):
+            body = {"id": ident, "match": match, "channel": {"kind": "atom"}}
+            assert c.post("/subscriptions", json=body, headers=W).status_code == 201
+        project(settings, log, config.read_model)
+        rules = {
+            ident: {
+                e.find(f"{A}category[@scheme='urn:tocsin:rule']").get("term")  # type: ignore[union-attr]
+                for e in _feed(c, ident).findall(f"{A}entry")
+            }
+            for ident in ("recent", "all")
+        }
+        bad = {"id": "x", "match": {"max_age": "soon"}, "channel": {"kind": "atom"}}
+        refused = c.post("/subscriptions", json=bad, headers=W)
+    log.close()  # type: ignore[attr-defined]
+    assert rules == {"recent": {"fresh"}, "all": {"fresh", "old"}}
+    assert refused.status_code == 422 and "max_age" in refused.text

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from notifier_support import alert, raised_event
+from notifier_support import T0, alert, raised_event
 
 from schemas import Severity, SubscriptionCreated, SubscriptionDeleted, new_event
 from services.alerting.subscriptions import (
@@ -81,6 +81,25 @@ def test_delivery_ids_and_plan() -> None:
     assert plan(raised_event(rev), [plain], state) == []
     state.settle(intents[0].delivery_id)
     assert plan(raised_event(base), [plain], state) == []
+
+
+def test_max_age_leaves_out_alerts_about_old_articles() -> None:
+    """An alert raised days after its newest article (a new source's backlog, a replay) is
+    left out; the same alert raised at once, or a revision that a fresh article brought,
+    goes out. Measured from the event's time, so a replay of the log decides alike."""
+    fresh = sub(match={"max_age": "2d"})
+    a = alert(1)  # newest article published at T0
+    assert matches(fresh, a, T0 + timedelta(days=1))
+    assert not matches(fresh, a, T0 + timedelta(days=2, seconds=1))
+    assert matches(fresh, a)  # no moment to measure from: not left out
+    assert matches(sub(), a, T0 + timedelta(days=30))  # no max_age: every age
+    late = new_event(a, id=a.alert_id, source="/tocsin/rules", time=T0 + timedelta(days=3))
+    assert plan(late, [fresh], DeliveryState()) == []
+    revised = alert(1, revision=1).model_copy(update={"last_seen": T0 + timedelta(days=3)})
+    on_time = new_event(revised, id="r1", source="/tocsin/rules", time=T0 + timedelta(days=3))
+    assert [i.subscription_id for i in plan(on_time, [fresh], DeliveryState())] == ["s"]
+    with pytest.raises(SubscriptionError, match="max_age"):
+        load_subscriptions([{"id": "x", "match": {"max_age": "soon"}, "channel": {"kind": "sse"}}])
 
 
 def test_digest_and_quiet_hours_times() -> None:
