@@ -18,6 +18,7 @@ import typer
 from services.cli.common import ConfigOption, LogOption, event_log, settings
 from services.cli.output import Format, render
 from services.eventlog import local_file
+from services.runtime.durations import format_duration
 from services.runtime.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ def _match(sub: Subscription) -> str:
         if values:
             parts.append(f"{name}={','.join(values)}")
     parts += [f"{k}={v}" for k, v in sorted(m.labels.items())]
+    if m.max_age is not None:
+        parts.append(f"max_age={format_duration(m.max_age)}")
     return " ".join(parts)
 
 

@@ -48,7 +48,8 @@ def test_the_list_shows_the_files_and_the_apis_subscriptions_and_no_credential(
         [{"id": "desk", "channel": {"kind": "webhook", "url": "https://hooks.example/x?k=1"}}],
     )
     telegram = {"kind": "telegram", "token": TOKEN, "chat_id": "-100123"}
-    through_the_api(elog, "tg", {"channel": telegram, "match": {"countries": ["AM", "AZ"]}})
+    match = {"countries": ["AM", "AZ"], "max_age": "36h"}
+    through_the_api(elog, "tg", {"channel": telegram, "match": match})
     through_the_api(elog, "broken", {"channel": {"kind": "fax"}})
     result = tocsin("subscriptions", "list", "--config", str(cfg), "--format", "json")
     assert result.exit_code == 0, result.output
@@ -57,7 +58,7 @@ def test_the_list_shows_the_files_and_the_apis_subscriptions_and_no_credential(
         ("desk", "file", "webhook", "https://hooks.example"),
         ("tg", "api", "telegram", "https://api.telegram.org"),
     ]
-    assert rows[1]["match"] == "severity>=low countries=AM,AZ"
+    assert rows[1]["match"] == "severity>=low countries=AM,AZ max_age=36h"
     assert "refused: " in result.stderr and "broken" in result.stderr
     assert TOKEN not in result.output
 
