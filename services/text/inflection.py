@@ -496,7 +496,7 @@ def inflected_prefix(word: str) -> str | None:
     """The start, in ``word``'s own letters, that its inflected forms share, read as an
     alias is read (``expand``; the language from the script, Azerbaijani for a Latin word
     with ə, ğ, ı or ş): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
-    "Ermənistan". ``None`` for a word that does not inflect here (English, a stem under
+    "Ermənistan"; a word typed in a case form loses its ending: "России" -> "Росси". ``None`` for a word that does not inflect here (English, a stem under
     four letters, a word with other than letters) or whose folding changes its length,
     so that the key cannot be cut from it. Searches take it as a prefix (``projections``).
     """
@@ -514,4 +514,11 @@ def inflected_prefix(word: str) -> str | None:
     folded = fold(word)
     if len(folded) != len(word) or not folded.startswith(key):
         return None
-    return word[: len(key)]
+    # the word as typed may be a case form itself ("России", "Հայաստանի", "Ermənistanın"):
+    # its longest allowed ending comes off too, when a stem of four letters or more is left
+    ending = max(
+        (t for t in tails if t and folded.endswith(t) and len(folded) - len(t) >= _MIN_STEM),
+        key=len,
+        default="",
+    )
+    return word[: min(len(key), len(folded) - len(ending))]
