@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
@@ -137,6 +138,13 @@ class SourceConfig(BaseModel):
     follow: FollowLinks | None = Field(
         default=None, description="page kind only: treat the page as a listing of article links"
     )
+    timezone: str | None = Field(
+        default=None,
+        description=(
+            "IANA zone (Asia/Yerevan) in which the source's dates that name no zone are "
+            "read (29.11.2026 10:00); default UTC, as feedparser reads them"
+        ),
+    )
     read_back: int = Field(
         default=5,
         ge=1,
@@ -203,6 +211,18 @@ class SourceConfig(BaseModel):
             raise ValueError(f"{value!r} is not a language tag such as 'en', 'ru' or 'hy'")
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{value!r} is not an IANA time zone such as 'Asia/Yerevan' or 'Europe/Moscow'"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> SourceConfig:
         if self.every is not None and self.cron is not None:
@@ -225,6 +245,11 @@ class SourceConfig(BaseModel):
         return self
 
     # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        """Where the source's dates that name no zone are read (``None``: UTC)."""
+        return None if self.timezone is None else ZoneInfo(self.timezone)
 
     @property
     def interval_s(self) -> float:

@@ -23,6 +23,7 @@ from services.eventlog import Message
 from services.eventlog.codec import encode
 from services.poller.config import SourceConfig, normalise_language
 from services.poller.parsers import RawItem
+from services.poller.parsers.dates import in_zone
 
 EVENT_SOURCE = "/tocsin/poller"
 #: Record header carrying the content hash, so the state rebuild never parses JSON.
@@ -76,7 +77,7 @@ def article_from_item(
         art_id = article_id(url=url, guid=item.guid, source_id=source.id)
     except ValueError:
         return None
-    published = item.published.astimezone(UTC) if item.published else None
+    published = in_zone(item.published, source.zone)
     inferred = published is None or published > fetched_at
     language = (
         source.language_tag

@@ -12,6 +12,7 @@ from datetime import datetime
 from services.poller.errors import NotAFeed, PollError
 from services.poller.fetch import Document, Fetcher, Validators
 from services.poller.parsers import Parsed
+from services.poller.parsers.dates import in_zone
 from services.poller.parsers.discovery import feeds_instead
 from services.poller.parsing import parse_document
 
@@ -63,7 +64,7 @@ async def _read(feed: str, found_on: str, fetcher: Fetcher) -> Parsed:
 
 
 def _offer(url: str, advertised: bool, parsed: Parsed) -> Offer:
-    dated = [(i.published, i) for i in parsed.items if i.published is not None]
+    dated = [(when, i) for i in parsed.items if (when := in_zone(i.published, None)) is not None]
     newest, latest = max(dated, key=lambda pair: pair[0]) if dated else (None, None)
     shown = latest or (parsed.items[0] if parsed.items else None)
     return Offer(

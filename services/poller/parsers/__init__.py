@@ -21,6 +21,8 @@ class RawItem:
     summary: str = ""
     text: str = ""
     authors: tuple[str, ...] = ()
+    #: aware; or naive, the wall time as written, when the source names no zone (read in
+    #: the source's ``timezone``: ``dates.in_zone``)
     published: datetime | None = None
     language: str | None = None
 

@@ -20,7 +20,7 @@ import calendar
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cache, lru_cache
 from typing import Any
 
@@ -29,7 +29,7 @@ from typing import Any
 from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.datetimes.rfc822 import timezone_names
 
-__all__ = ["feed_date", "reread", "text_date"]
+__all__ = ["feed_date", "in_zone", "reread", "text_date"]
 
 #: The languages whose month and day names are tried (dateparser has no Tajik or Turkmen).
 LANGUAGES = ("en", "ru", "uk", "be", "hy", "az", "ka", "kk", "ky", "uz", "tr", "ro")
@@ -44,18 +44,37 @@ _AMBIGUOUS = re.compile(r"^\D*(0?[1-9]|1[0-2])/(0?[1-9]|1[0-2])/\d")
 _LONGEST = 100
 #: Earlier is a placeholder, not a date (``_plausible``)
 _EARLIEST_YEAR = 1900
+#: A date that names its zone: "Z", an offset after the time or GMT ("+0400", "+04:00",
+#: "+4", "GMT+4"), a zone's name ("MSK", "(AZT)", but not "AM" or "PM"), or a Unix time
+_ZONE_GIVEN = re.compile(
+    r"\dZ$"
+    r"|(?:\d\d(?::\d\d){1,2}(?:[.,]\d+)?\s*|GMT\s*|UTC\s*)[+-]\d{1,2}(?::?\d{2})?$"
+    r"|\b(?!(?:AM|PM|am|pm)\b)[A-Za-z]{1,5}$"
+    r"|\([A-Za-z]{2,5}\)$"
+    r"|^\d{9,}$"
+)
 #: The poller parses large documents in threads (``parsing.ParsePool``)
 _ONE_AT_A_TIME = threading.Lock()
 
 
 def feed_date(raw: object, parsed: Any) -> datetime | None:
     """The moment of one feedparser date field (``raw``: the text, ``parsed``: feedparser's
-    UTC time tuple or ``None``), read again where feedparser failed or misread the zone."""
+    UTC time tuple or ``None``), read again where feedparser failed or misread the zone.
+    Naive (the wall time as written) when the text gives no zone: the source's timezone
+    places it (``core.article_from_item``; UTC by default, as feedparser reads it)."""
+    moment = None
     if isinstance(raw, str) and raw.strip() and (not parsed or _zone_misread(raw)):
-        again = reread(raw)
-        if again is not None:
-            return again
-    return _plausible(_from_tuple(parsed))
+        moment = reread(raw)
+    if moment is None:
+        moment = _plausible(_from_tuple(parsed))
+    return _as_written(moment, raw)
+
+
+def _as_written(moment: datetime | None, raw: object) -> datetime | None:
+    """``moment`` (read as UTC) as the naive wall time of its text when that names no zone."""
+    if moment is None or not isinstance(raw, str) or _ZONE_GIVEN.search(raw.strip()):
+        return moment
+    return moment.replace(tzinfo=None)
 
 
 def text_date(value: object) -> datetime | None:
@@ -67,7 +86,7 @@ def text_date(value: object) -> datetime | None:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return feed_date(value, feedparser_date(value))
-    return _plausible(when if when.tzinfo else when.replace(tzinfo=UTC))
+    return _plausible(when)
 
 
 def _zone_misread(raw: str) -> bool:
@@ -101,6 +120,15 @@ def reread(raw: str) -> datetime | None:
     if not isinstance(found, datetime):
         return None
     return _plausible(found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC))
+
+
+def in_zone(moment: datetime | None, zone: tzinfo | None) -> datetime | None:
+    """A parsed date in UTC: a naive one (no zone written) read in ``zone``, else UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone or UTC)
+    return moment.astimezone(UTC)
 
 
 def _plausible(moment: datetime | None) -> datetime | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
@@ -53,13 +53,13 @@ def extract_text(html: str | bytes, url: str | None = None) -> str:
 
 
 def _date(value: object) -> datetime | None:
+    """trafilatura's date (ISO 8601, often a day alone): naive when it names no zone."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        when = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def parse_page(doc: Document) -> Parsed:

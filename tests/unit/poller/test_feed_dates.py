@@ -13,8 +13,9 @@ from feed_server import FAST, FeedServer, Route
 from test_poll_http import events, service, sources
 
 from services.eventlog import EventLog
+from services.poller.config import SourceConfigError
 from services.poller.fetch import Document
-from services.poller.parsers.dates import feed_date, reread, text_date
+from services.poller.parsers.dates import feed_date, in_zone, reread, text_date
 from services.poller.parsers.feeds import parse_feed
 from services.poller.parsers.jsonl import parse_jsonl
 
@@ -32,8 +33,9 @@ def rss(*dates: str, tag: str = "pubDate") -> bytes:
 
 
 def published(body: bytes) -> list[datetime | None]:
+    """The items' moments, a date without a zone read as UTC (no source timezone)."""
     doc = Document("https://news.example/feed.xml", body, "application/rss+xml", "utf-8")
-    return [item.published for item in parse_feed(doc).items]
+    return [in_zone(item.published, None) for item in parse_feed(doc).items]
 
 
 def utc(*parts: int) -> datetime:
@@ -129,14 +131,14 @@ def test_the_updated_date_and_json_feeds_are_read_alike() -> None:
         b"<updated>29.11.2026 10:00</updated></entry></feed>"
     )
     doc = Document("https://news.example/atom", atom, "application/atom+xml", "utf-8")
-    assert [i.published for i in parse_feed(doc).items] == [utc(2026, 11, 29, 10)]
+    assert [in_zone(i.published, None) for i in parse_feed(doc).items] == [utc(2026, 11, 29, 10)]
     json_feed = (
         '{"version": "https://jsonfeed.org/version/1.1", "title": "W", "items": [{"id": "1",'
         ' "url": "https://news.example/1", "content_text": "x",'
         ' "date_published": "Вс, 29 ноя 2026 10:00:00 +0300"}]}'
     ).encode()
     doc = Document("https://news.example/feed.json", json_feed, "application/feed+json", "utf-8")
-    assert [i.published for i in parse_feed(doc).items] == [utc(2026, 11, 29, 7)]
+    assert [in_zone(i.published, None) for i in parse_feed(doc).items] == [utc(2026, 11, 29, 7)]
 
 
 def test_an_archives_dates_are_read_like_a_feeds() -> None:
@@ -150,7 +152,7 @@ def test_an_archives_dates_are_read_like_a_feeds() -> None:
     ]
     body = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
     doc = Document("file:///archive.jsonl", body, "application/jsonl", "utf-8")
-    assert [i.published for i in parse_jsonl(doc).items] == [
+    assert [in_zone(i.published, None) for i in parse_jsonl(doc).items] == [
         utc(2022, 11, 29, 5),
         utc(2022, 11, 29, 9),
         utc(2022, 11, 29, 9),
@@ -177,3 +179,40 @@ def test_a_polled_feed_keeps_its_items_dates(server: FeedServer, sqlite_log: Eve
         (utc(2026, 11, 26, 9, 15), False),
         (utc(2026, 11, 27, 15, 30), False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "naive"),
+    [
+        ("29 ноября 2026 г., 10:00", True),
+        ("29.11.2026 10:00", True),
+        ("2026-11-29T10:00:00", True),
+        ("Sun, 29 Nov 2026 10:00:00 +0400", False),
+        ("Sun, 29 Nov 2026 10:00:00 MSK", False),
+        ("2026-11-29T10:00:00Z", False),
+        ("Sun, 29 Nov 2026 10:00:00 +0400 (AZT)", False),
+    ],
+)
+def test_a_date_that_names_no_zone_is_kept_as_written(written: str, naive: bool) -> None:
+    doc = Document("https://news.example/feed.xml", rss(written), "application/rss+xml", "utf-8")
+    (item,) = parse_feed(doc).items
+    assert item.published is not None
+    assert (item.published.tzinfo is None) is naive
+
+
+def test_a_sources_timezone_places_its_dates_without_a_zone(
+    server: FeedServer, sqlite_log: EventLog
+) -> None:
+    """A Yerevan site that writes "29.11.2026 10:00" means 06:00 UTC; before, such dates
+    were read as UTC. A date that names its zone keeps it whatever the source says."""
+    body = rss("26.11.2026 10:00", "2026-11-26T11:00:00", "Thu, 26 Nov 2026 12:00:00 +0300")
+    url = server.add("/am.xml", Route(body))
+    svc = service(sqlite_log, sources({"id": "am", "url": url, "timezone": "Asia/Yerevan"}), FAST)
+    svc.run_until_idle()
+    assert sorted(a.published_at for a in events(sqlite_log, "articles.published")) == [  # type: ignore[attr-defined]
+        utc(2026, 11, 26, 6),
+        utc(2026, 11, 26, 7),
+        utc(2026, 11, 26, 9),
+    ]
+    with pytest.raises(SourceConfigError, match="not an IANA time zone"):
+        sources({"id": "x", "url": url, "timezone": "Yerevan"})
