@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas import AlertRaised, Severity
-from schemas.alerts import AlertArticle
 from services.notifier.channels.base import Outgoing
 
 __all__ = [
@@ -26,10 +25,10 @@ __all__ = [
     "document",
     "mattermost_escape",
     "mattermost_plain",
-    "published",
     "slack_escape",
     "subject",
     "telegram_html",
+    "utc_minute",
 ]
 
 SEVERITY_COLOURS: dict[Severity, str] = {
@@ -40,11 +39,10 @@ SEVERITY_COLOURS: dict[Severity, str] = {
 }
 
 
-def published(article: AlertArticle | AlertRaised) -> str:
-    """When the article was published (for an alert: its newest article), in UTC to the
-    minute ("2026-11-27 15:30 UTC"): an alert about a days-old article (a new source's
-    backlog, a feed read after a gap) must not read as news of the moment."""
-    moment = article.last_seen if isinstance(article, AlertRaised) else article.published_at
+def utc_minute(moment: datetime) -> str:
+    """A publication time as every channel shows it ("2026-11-27 15:30 UTC"): an alert
+    about a days-old article (a new source's backlog, a feed read after a gap) must not
+    read as news of the moment."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -102,7 +100,7 @@ def as_text(message: Outgoing) -> str:
             lines.append(f"  * {ev.surface}: ...{_one_line(ev.snippet)}...")
         for art in alert.articles:
             lines.append(
-                f"  - {art.title} ({art.source_id}, {published(art)}) {art.url or ''}".rstrip()
+                f"  - {art.title} ({art.source_id}, {utc_minute(art.published_at)}) {art.url or ''}".rstrip()
             )
         lines.append("")
     return "\n".join(lines)
@@ -136,7 +134,7 @@ def as_html(message: Outgoing) -> str:
         parts.append("<ul>")
         for art in alert.articles:
             label = e(art.title or art.article_id)
-            where = f"({e(art.source_id)}, {published(art)})"
+            where = f"({e(art.source_id)}, {utc_minute(art.published_at)})"
             if art.url and art.url.startswith(("http://", "https://")):
                 parts.append(f'<li><a href="{e(art.url)}">{label}</a> {where}</li>')
             else:
@@ -234,7 +232,7 @@ def _telegram_alert(message: Outgoing, alert: AlertRaised) -> list[str]:
         lines.append(f"• <b>{e(ev.surface, 100)}</b>: …{snippet}…")
     for art in alert.articles[:5]:
         label = e(art.title or art.article_id, 200)
-        where = f"{e(art.source_id, 100)} · {published(art)}"
+        where = f"{e(art.source_id, 100)} · {utc_minute(art.published_at)}"
         if art.url and art.url.startswith(("http://", "https://")):
             lines.append(f'<a href="{html.escape(art.url, quote=True)}">{label}</a> · {where}')
         else:

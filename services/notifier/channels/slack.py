@@ -15,8 +15,8 @@ from services.notifier.channels.render import (
     alert_link,
     mattermost_escape,
     mattermost_plain,
-    published,
     slack_escape,
+    utc_minute,
 )
 
 __all__ = ["SlackSender", "payload"]
@@ -44,7 +44,7 @@ def payload(message: Outgoing, config: SlackChannel) -> dict[str, Any]:
             "fields": fields,
             "footer": escape(
                 f"rule {alert.rule_id} · {alert.source_count} source(s) · "
-                f"published {published(alert)}"
+                f"published {utc_minute(alert.last_seen)}"
             ),
         }
         link = alert_link(message, alert) or (articles[0].url if articles else None)
