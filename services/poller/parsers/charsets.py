@@ -24,7 +24,14 @@ from __future__ import annotations
 import codecs
 import re
 
-__all__ = ["NON_LATIN", "as_utf8", "declared_charset", "decoded", "undeclared_charset"]
+__all__ = [
+    "NON_LATIN",
+    "as_utf8",
+    "declared_charset",
+    "decoded",
+    "known",
+    "undeclared_charset",
+]
 
 #: The single-byte charsets of non-Latin scripts: the Cyrillic ones the region's sites use
 #: (DOS cp866 aside), then Greek, Hebrew, Arabic and Thai; by their Python codec names, with
@@ -87,15 +94,20 @@ def declared_charset(body: bytes, http_charset: str | None) -> str | None:
     return declared.group(2).decode("ascii", errors="replace") if declared else None
 
 
+def known(charset: str) -> bool:
+    """Whether Python has a codec of that name."""
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return False
+    return True
+
+
 def decoded(body: bytes, charset: str | None) -> tuple[str, str | None]:
     """``body`` as text in its HTTP charset, else UTF-8 (what JSON is, by RFC 8259), with a
     warning when the charset named is one Python does not know: a server's typo
     ("utf8mb4", "bogus") must not cost the document."""
-    if charset:
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            text = body.decode("utf-8", errors="replace")
-            return text, f"unknown charset {charset[:40]!r} in the response: read as UTF-8"
-        return body.decode(charset, errors="replace"), None
-    return body.decode("utf-8", errors="replace"), None
+    if charset and not known(charset):
+        text = body.decode("utf-8", errors="replace")
+        return text, f"unknown charset {charset[:40]!r} in the response: read as UTF-8"
+    return body.decode(charset or "utf-8", errors="replace"), None

@@ -7,7 +7,6 @@ when one was given, else trafilatura detects the encoding (meta charset, then st
 
 from __future__ import annotations
 
-import codecs
 import re
 from datetime import datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -20,6 +19,7 @@ from services.poller.config import FollowLinks
 from services.poller.errors import EmptyDocument, ParseError
 from services.poller.fetch import Document
 from services.poller.parsers import Parsed, RawItem, http_url
+from services.poller.parsers.charsets import known
 from services.poller.parsers.html import author_names, tidy
 
 _MAX_TEXT = 200_000
@@ -32,11 +32,7 @@ def _markup(doc: Document) -> str | bytes:
     charset: meta charset, then statistics) when it has none, an unknown one, or one that
     is plainly wrong: a windows-1251 page sent as UTF-8 became rows of U+FFFD. A stray bad
     byte in a UTF-8 page keeps the declared charset."""
-    if not doc.charset:
-        return doc.body
-    try:
-        codecs.lookup(doc.charset)
-    except LookupError:
+    if not doc.charset or not known(doc.charset):
         return doc.body
     text = doc.body.decode(doc.charset, errors="replace")
     if text.count("\ufffd") > max(_STRAY_BYTES, len(text) // 100):
