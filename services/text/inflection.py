@@ -496,9 +496,10 @@ def inflected_prefix(word: str) -> str | None:
     """The start, in ``word``'s own letters, that its inflected forms share, read as an
     alias is read (``expand``; the language from the script, Azerbaijani for a Latin word
     with ə, ğ, ı or ş): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
-    "Ermənistan"; a word typed in a case form loses its ending: "России" -> "Росси". ``None`` for a word that does not inflect here (English, a stem under
-    four letters, a word with other than letters) or whose folding changes its length,
-    so that the key cannot be cut from it. Searches take it as a prefix (``projections``).
+    "Ermənistan"; a word typed in a case form loses its ending: "России" -> "Росси".
+    ``None`` for a word that does not inflect here (English, a stem under four letters, a
+    word with other than letters) or whose folding changes its length, so that the key
+    cannot be cut from it. Searches take it as a prefix (``projections``).
     """
     if not word.isalpha():
         return None
