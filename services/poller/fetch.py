@@ -64,6 +64,7 @@ from services.poller.errors import (
     TlsError,
     TooManyRedirects,
 )
+from services.poller.parsers import http_url
 from services.poller.pools import INTERNAL_OK, OriginPools
 from services.runtime.addresses import InternalHosts, is_internal_address
 from services.runtime.egress import InternalPeer, IsInternal, environment_mounts
@@ -125,6 +126,9 @@ class Document:
     body: bytes
     content_type: str = ""
     charset: str | None = None
+    #: the response's ``Link`` header entries that name a WebSub hub or the feed's own URL,
+    #: as (rel, absolute URL): the hub to subscribe at (``websub``)
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -350,6 +354,40 @@ class Fetcher:
         result = await self._fetch_remote(url, Validators(), found_on)
         return result.documents[0]
 
+    async def post_form(
+        self, url: str, form: Mapping[str, str], *, found_on: str
+    ) -> tuple[int, str]:
+        """One form POST: a WebSub subscription request to the hub that the feed at
+        ``found_on`` names. Returns the status and the start of the answer. Not retried (the
+        subscriber backs off itself), no redirect followed; an internal hub is refused as a
+        fetch from ``found_on`` would be (a public feed must not make Tocsin POST into the
+        internal network). Raises ``PollError``."""
+        host = (urlsplit(url).hostname or "").lower()
+        sem = await self._gate.enter(host)
+        try:
+            async with asyncio.timeout(self.options.total_timeout_s):
+                trusted = (urlsplit(found_on).hostname or "").lower()
+                internal_ok = await self._hosts.internal_async(trusted) is not None
+                async with self.client.stream(
+                    "POST",
+                    url,
+                    data=dict(form),
+                    follow_redirects=False,
+                    extensions={INTERNAL_OK: internal_ok},
+                ) as response:
+                    start = b""
+                    async for chunk in response.aiter_bytes():
+                        start += chunk
+                        if len(start) >= 300:
+                            break  # a hub's explanation is a line, not a download
+                    return response.status_code, start[:300].decode("utf-8", "replace")
+        except PollError:
+            raise
+        except Exception as exc:
+            raise translate(exc, url, self.options) from exc
+        finally:
+            sem.release()
+
     # -- remote ----------------------------------------------------------------------------
 
     async def _fetch_remote(
@@ -473,7 +511,9 @@ class Fetcher:
                 http_status=status,
                 not_modified=False,
                 validators=Validators(resp.headers.get("etag"), resp.headers.get("last-modified")),
-                documents=[Document(final, b"".join(chunks), content_type, charset)],
+                documents=[
+                    Document(final, b"".join(chunks), content_type, charset, _hub_links(resp))
+                ],
                 bytes=size,
                 moved_to=moved_to,
             )
@@ -516,6 +556,22 @@ class Fetcher:
             total += len(body)
             documents.append(Document(p.resolve().as_uri(), body, _guess_type(p)))
         return FetchResult(url, None, False, Validators(etag=etag), documents, total)
+
+
+def _hub_links(resp: httpx.Response) -> tuple[tuple[str, str], ...]:
+    """The ``Link`` header's hub and self, resolved against the response's URL."""
+    if "link" not in resp.headers:
+        return ()
+    found: list[tuple[str, str]] = []
+    try:
+        links = resp.links
+    except Exception:  # a malformed header is no hub, not a failed poll
+        return ()
+    for rel in ("hub", "self"):
+        url = http_url(links.get(rel, {}).get("url"), str(resp.url))
+        if url is not None:
+            found.append((rel, url))
+    return tuple(found)
 
 
 def _guess_type(path: Path) -> str:

@@ -38,6 +38,7 @@ from services.poller.parsers.pages import listing_links, parse_page
 from services.poller.parsing import THREAD_ABOVE_BYTES, ParsePool
 from services.poller.state import HealthBook, KnownArticles
 from services.poller.unchanged import Reduced, Seen, reduce_feed
+from services.poller.websub import Advert, advertised
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.redact import shown_url
 
@@ -68,6 +69,10 @@ class PollReport:
     appended: bool = False
     #: False when the poll changed nothing and was not recorded (``Poller._quiet``)
     recorded: bool = True
+    #: whether the poll read the feed's head (a feed reduced to nothing, or not modified,
+    #: was not read), and if so the WebSub hub it advertises (``None``: none)
+    read_head: bool = False
+    advert: Advert | None = None
 
     @property
     def failed(self) -> bool:
@@ -135,8 +140,15 @@ class Poller:
         """Poll each source once, concurrently (the fetcher's per-host limits apply)."""
         return list(await asyncio.gather(*(self.poll(s, force=force) for s in sources)))
 
-    async def poll(self, source: SourceConfig, *, force: bool = False) -> PollReport:
-        """Poll one source once. ``force`` polls a source disabled after a 410 anyway."""
+    async def poll(
+        self, source: SourceConfig, *, force: bool = False, pushed: Document | None = None
+    ) -> PollReport:
+        """Poll one source once. ``force`` polls a source disabled after a 410 anyway.
+
+        ``pushed``: content a WebSub hub pushed (``websub``), read instead of a fetch. Its new
+        articles are recorded as a poll's (its validators kept: it was not a fetch); a push
+        with nothing new is not recorded, and one that cannot be read is not either: the
+        report says why (``recorded`` false), and the caller polls the source instead."""
         disabled = self.health.disabled(source.id, source.shown_url)
         if disabled is not None and not force:
             return PollReport(
@@ -151,78 +163,114 @@ class Poller:
         validators = self.health.validators(source.id, source.shown_url)
         result: FetchResult | None = None
         try:
-            result = await self.fetcher.fetch(source.url, validators, source.kind)
-            moved = _moved(source, result)
-            if result.not_modified:
-                polled = self._polled(
-                    source,
-                    polled_at,
-                    started,
-                    result,
-                    PollStatus.NOT_MODIFIED,
-                    warning=moved[0] if moved else None,
+            if pushed is None:
+                result = await self.fetcher.fetch(source.url, validators, source.kind)
+            else:
+                result = FetchResult(
+                    pushed.url, None, False, validators, [pushed], len(pushed.body)
                 )
-                return await self._commit(source, polled, [], 0, moved)
-            reduced = await self._reduce(source, result)
-            parsed = await self._parse(source, result, reduced)
-            parsed.warnings[:0] = moved
-            selection = select_new(
-                parsed.items, source, polled_at, parsed.language, self.known.hashes
-            )
-            polled = self._polled(
-                source,
-                polled_at,
-                started,
-                result,
-                PollStatus.OK,
-                items_seen=selection.seen + parsed.skipped + (reduced.dropped if reduced else 0),
-                new_articles=len(selection.articles),
-                warning="; ".join(parsed.warnings)[:1000] or None,
-            )
-            messages = [published_message(a, self.topics.published) for a in selection.articles]
-            report = await self._commit(
-                source,
-                polled,
-                messages,
-                sum(a.is_update for a in selection.articles),
-                parsed.warnings,
-            )
-            if report.appended:
-                for article in selection.articles:
-                    self.known.add(article.article_id, article.content_hash)
-            if reduced is not None and (report.appended or not report.recorded):
-                self._seen[source.id] = reduced.seen  # what was read is on the log
-            return report
+            return await self._read(source, result, polled_at, started, pushed=pushed)
         except PollError as exc:
             status = PollStatus.DISABLED if exc.http_status == 410 else PollStatus.ERROR
-            message = str(exc)
+            http_status, error = exc.http_status, (exc.error_class, str(exc))
             if status is PollStatus.DISABLED:
-                message += "; source disabled: remove it or change its url to poll it again"
-            polled = self._polled(
-                source,
-                polled_at,
-                started,
-                result,
-                status,
-                http_status=exc.http_status,
-                error=(exc.error_class, message),
-                keep=validators.etag,
-                keep_lm=validators.last_modified,
-            )
-            return await self._commit(source, polled, [], 0, [])
+                error = (
+                    error[0],
+                    f"{error[1]}; source disabled: remove it or change its url to poll it again",
+                )
         except Exception as exc:  # a bug in a parser or a library: recorded, never fatal
             log.exception("unexpected error polling %s", source.id)
+            status, http_status = PollStatus.ERROR, None
+            error = (type(exc).__name__, f"unexpected error: {str(exc)[:500]}")
+        if pushed is not None:
+            return PollReport(
+                source.id,
+                PollStatus.ERROR,
+                error_class=error[0],
+                error_message=f"pushed content not read: {error[1][:500]}",
+                recorded=False,
+            )
+        polled = self._polled(
+            source,
+            polled_at,
+            started,
+            result,
+            status,
+            http_status=http_status,
+            error=error,
+            keep=validators.etag,
+            keep_lm=validators.last_modified,
+        )
+        return await self._commit(source, polled, [], 0, [])
+
+    async def _read(
+        self,
+        source: SourceConfig,
+        result: FetchResult,
+        polled_at: datetime,
+        started: float,
+        *,
+        pushed: Document | None,
+    ) -> PollReport:
+        """A poll's fetched (or pushed) result read, its new articles published."""
+        moved = _moved(source, result)
+        if result.not_modified:
             polled = self._polled(
                 source,
                 polled_at,
                 started,
                 result,
-                PollStatus.ERROR,
-                error=(type(exc).__name__, f"unexpected error: {str(exc)[:500]}"),
-                keep=validators.etag,
-                keep_lm=validators.last_modified,
+                PollStatus.NOT_MODIFIED,
+                warning=moved[0] if moved else None,
             )
-            return await self._commit(source, polled, [], 0, [])
+            return await self._commit(source, polled, [], 0, moved)
+        if pushed is not None:
+            reduced = None
+            parsed = await self.parsers.parse(source.kind, pushed)
+        else:
+            reduced = await self._reduce(source, result)
+            parsed = await self._parse(source, result, reduced)
+        parsed.warnings[:0] = moved
+        selection = select_new(parsed.items, source, polled_at, parsed.language, self.known.hashes)
+        polled = self._polled(
+            source,
+            polled_at,
+            started,
+            result,
+            PollStatus.OK,
+            items_seen=selection.seen + parsed.skipped + (reduced.dropped if reduced else 0),
+            new_articles=len(selection.articles),
+            warning="; ".join(parsed.warnings)[:1000] or None,
+        )
+        if pushed is not None and not selection.articles:
+            return PollReport(
+                source.id,
+                PollStatus.OK,
+                items_seen=polled.items_seen,
+                warnings=parsed.warnings,
+                recorded=False,
+            )
+        messages = [published_message(a, self.topics.published) for a in selection.articles]
+        report = await self._commit(
+            source,
+            polled,
+            messages,
+            sum(a.is_update for a in selection.articles),
+            parsed.warnings,
+        )
+        if report.appended:
+            for article in selection.articles:
+                self.known.add(article.article_id, article.content_hash)
+        if reduced is not None and (report.appended or not report.recorded):
+            self._seen[source.id] = reduced.seen  # what was read is on the log
+        if pushed is None and source.kind == "feed" and (reduced is None or reduced.kept):
+            report.read_head = True
+            if len(result.documents) == 1:
+                document = result.documents[0]
+                report.advert = advertised(
+                    document.links, parsed.hubs, parsed.self_url, document.url
+                )
+        return report
 
     async def _reduce(self, source: SourceConfig, result: FetchResult) -> Reduced | None:
         """The feed without the items its last recorded poll read (``unchanged``), or

@@ -33,9 +33,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from services.eventlog import EventLogError, TopicPartition
 from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
 from services.poller.config import SourceConfig, host_delays, sources_from_settings
-from services.poller.fetch import Fetcher, FetchOptions
+from services.poller.fetch import Document, Fetcher, FetchOptions
 from services.poller.parsing import ParsePool, default_workers
 from services.poller.poller import Poller, PollReport, Topics
+from services.poller.push import PushIntake
 from services.poller.state import health_since, rebuild_health, rebuild_known
 from services.runtime.bootstrap import group, topic
 from services.runtime.service import ServiceContext
@@ -106,6 +107,10 @@ class PollerService:
         self.published_positions: dict[TopicPartition, int] = {}
         #: The ownership in force while serving (which sources this process polls).
         self.active_ownership: Ownership | None = None
+        #: the WebSub side while serving, when configured (``push``)
+        self.push: PushIntake | None = None
+        #: per source, held by its poll or push (``_poll``)
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def _parse_pool(self, sources: int) -> ParsePool:
         workers = self.parse_workers
@@ -228,6 +233,7 @@ class PollerService:
                 next_run_time=_next_poll_at(poller, source, now),
             )
         scheduler.start()
+        self.push = await self._start_push(poller, ownership)
         try:
             while not self.context.stop.is_set():
                 await asyncio.sleep(0.2)
@@ -235,6 +241,8 @@ class PollerService:
                     self._resume(scheduler, poller, partitioned, gained)
         finally:
             scheduler.shutdown(wait=False)
+            if self.push is not None:
+                await self.push.stop()
             await _record_quiet(poller)
             # off the loop: leaving the group runs the handover hook, which needs the loop
             await asyncio.to_thread(ownership.stop)
@@ -300,13 +308,23 @@ class PollerService:
             return
         if _polled_lately(poller, source):
             return
-        task = asyncio.current_task()
-        if task is not None:
-            self._polling[source.id] = task
-        try:
-            report = await poller.poll(source)
-        finally:
-            self._polling.pop(source.id, None)
+        report = await self._poll(poller, source)
+        if self.push is not None:
+            self.push.advertised(source.id, report)
+
+    async def _poll(
+        self, poller: Poller, source: SourceConfig, pushed: Document | None = None
+    ) -> PollReport:
+        """One poll (or push) of the source at a time: two at once would both take the same
+        new items for new."""
+        async with self._locks.setdefault(source.id, asyncio.Lock()):
+            task = asyncio.current_task()
+            if task is not None:
+                self._polling[source.id] = task
+            try:
+                report = await poller.poll(source, pushed=pushed)
+            finally:
+                self._polling.pop(source.id, None)
         self.reports.append(report)
         if len(self.reports) > 1000:
             del self.reports[:500]
@@ -315,9 +333,44 @@ class PollerService:
         if report.failed:
             log.warning("%s", report.line())
         elif report.new_articles or report.warnings:
-            log.info("%s", report.line())
+            log.info("%s%s", report.line(), " (pushed)" if pushed is not None else "")
         else:
             log.debug("%s", report.line())
+        return report
+
+    async def _start_push(self, poller: Poller, ownership: Ownership) -> PushIntake | None:
+        """The WebSub side (``push``), when ``websub.callback_url`` is set."""
+        settings = self.context.settings.websub
+        if settings.callback_url is None:
+            return None
+        by_id = {s.id: s for s in self.sources if s.enabled and s.kind == "feed" and s.is_remote}
+        pending: set[asyncio.Task[None]] = set()
+
+        def on_push(source_id: str, document: Document) -> None:
+            source = by_id.get(source_id)
+            if source is None or not ownership.owns(source_id):
+                return
+            task = asyncio.create_task(self._pushed(poller, source, document))
+            pending.add(task)  # held until done: the loop keeps weak references only
+            task.add_done_callback(pending.discard)
+
+        push = PushIntake(
+            settings,
+            poller.fetcher,
+            source_urls={sid: s.url for sid, s in by_id.items()},
+            owns=ownership.owns,
+            on_push=on_push,
+            clock=self.context.clock,
+        )
+        await push.start()
+        return push
+
+    async def _pushed(self, poller: Poller, source: SourceConfig, document: Document) -> None:
+        """A hub's push read as a poll; when it cannot be read, the source is polled."""
+        report = await self._poll(poller, source, document)
+        if report.failed and not report.recorded:
+            log.warning("websub: %s: %s; polling it instead", source.id, report.error_message)
+            await self._poll(poller, source)
 
 
 async def _record_quiet(poller: Poller, source_ids: list[str] | None = None) -> None:

@@ -8,8 +8,8 @@ stay out of it. Nested settings use ``__`` in variable names:
 passed down as arguments.
 
 Why two moments of expansion: the sections that every service reads (``log``, ``kafka``,
-``runtime``, ``api``) are expanded when the file is loaded, and a variable they name must
-be set. The sections that their own services validate (``DEFERRED_SECTIONS``: sources,
+``runtime``, ``api``, ``websub``) are expanded when the file is loaded, and a variable they
+name must be set. The sections that their own services validate (``DEFERRED_SECTIONS``: sources,
 rules, subscriptions, enricher) are expanded when a service reads them
 (``Settings.section``): the poller does not need the webhook secret that a subscription
 names, so a deployment gives each service the secrets of its own sections only.
@@ -23,9 +23,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -164,6 +173,40 @@ class ApiSettings(_Section):
     backtest_timeout_s: float = Field(default=600.0, gt=0)
 
 
+class WebSubSettings(_Section):
+    """Push delivery from feeds that name a WebSub hub (services/poller/websub.py); polling
+    goes on beside it. Off until ``callback_url`` is set: the hubs must be able to reach it."""
+
+    callback_url: str | None = Field(
+        default=None,
+        description="public http(s) URL that hubs call back, one path per source under it; "
+        "the poller serves that path on host:port (put a reverse proxy with TLS before it)",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    secret: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="key of the subscriptions' secrets; pollers behind one callback URL must "
+        "share it (default: drawn at each start, and every feed subscribed again); use ${ENV}",
+    )
+    lease_s: float = Field(
+        default=10 * 86400.0, ge=60, description="lease asked of the hubs, renewed at 4/5"
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("the callback URL takes no query or fragment: one path per source")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole configuration. ``sources``, ``rules``, ``subscriptions`` and ``enricher`` are
     validated in full by the services that own them; here they are only kept."""
@@ -179,6 +222,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     api: ApiSettings = ApiSettings()
+    websub: WebSubSettings = WebSubSettings()
     sources: list[dict[str, Any]] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=lambda: ["default"])
     subscriptions: list[dict[str, Any]] = Field(default_factory=list)

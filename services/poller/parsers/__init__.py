@@ -59,3 +59,6 @@ class Parsed:
     skipped: int = 0
     #: the page of earlier items, when the document links one (a Telegram preview's)
     earlier: str | None = None
+    #: the WebSub hubs a feed names, and its own URL (``websub``: discovery)
+    hubs: list[str] = field(default_factory=list)
+    self_url: str | None = None

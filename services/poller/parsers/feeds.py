@@ -146,6 +146,7 @@ def parse_feed(doc: Document) -> Parsed:
     feed = result.get("feed", {})
     base = feed.get("link") if _is_http(feed.get("link")) else doc.url
     parsed = Parsed(language=feed.get("language") or None)
+    _websub_links(parsed, feed.get("links"), doc.url)
     if misread:
         declared = declared_charset(body, doc.charset)
         parsed.warnings.append(
@@ -201,6 +202,16 @@ def parse_json_feed(doc: Document) -> Parsed:
     home = _string(data, "home_page_url")
     base = home if _is_http(home) else doc.url
     parsed = Parsed(language=_string(data, "language"))
+    hubs = data.get("hubs")
+    if isinstance(hubs, list):  # JSON Feed 1.1: [{"type": "WebSub", "url": ...}]
+        parsed.hubs = [
+            url
+            for hub in hubs
+            if isinstance(hub, dict)
+            and str(hub.get("type", "")).lower() == "websub"
+            and (url := http_url(_string(hub, "url"), doc.url))
+        ]
+    parsed.self_url = http_url(_string(data, "feed_url"), doc.url)
     if problem:
         parsed.warnings.append(problem)
     items = data.get("items")
@@ -235,6 +246,22 @@ def parse_json_feed(doc: Document) -> Parsed:
             )
         )
     return parsed
+
+
+def _websub_links(parsed: Parsed, links: object, base: str) -> None:
+    """The feed's ``<atom:link rel="hub">`` and ``rel="self"`` (WebSub discovery)."""
+    if not isinstance(links, list):
+        return
+    for link in links:
+        if not isinstance(link, dict):
+            continue
+        url = http_url(link.get("href"), base)
+        if url is None:
+            continue
+        if link.get("rel") == "hub" and url not in parsed.hubs:
+            parsed.hubs.append(url)
+        elif link.get("rel") == "self" and parsed.self_url is None:
+            parsed.self_url = url
 
 
 def _string(mapping: dict[str, Any], key: str) -> str | None:
