@@ -71,6 +71,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hashlib
+import heapq
+import hmac
 import json
 import os
 import signal
@@ -143,18 +147,30 @@ def serve_feeds(spec_path: str, port: int) -> None:
     seen: set[int] = set()
     served: dict[int, float] = {}  # item -> when a feed response first carried it
     requests = 0
+    hub = bool(spec.get("hub"))
+    #: feed -> (callback, secret) of its verified subscriber (``--push``: this is its hub)
+    subscribers: dict[int, tuple[str, str]] = {}
+    pending: list[tuple[float, int]] = []  # (visible at, feed) of releases not pushed yet
+    wake = asyncio.Event() if hub else None
+    pushed_upto = [0] * feeds
 
     def release(count: int, at: float, rate: float) -> None:
         nonlocal cursor
         for k in range(count):
             g = cursor + k
             released[g % feeds].append((at + (k / rate if rate else 0.0), g))
+            if wake is not None:
+                heapq.heappush(pending, (at + (k / rate if rate else 0.0), g % feeds))
         cursor += count
+        if wake is not None:
+            wake.set()
 
-    def body(feed: int, now: float) -> tuple[bytes, str]:
+    def body(feed: int, now: float, after: int = 0) -> tuple[bytes, str]:
+        """The feed's newest ``window`` items visible at ``now`` (from index ``after`` on: a
+        push carries the new items only, as hubs do for feeds, spec 7)."""
         entries = released[feed]
         visible = bisect_right(entries, (now, len(items)))
-        shown = entries[max(0, visible - window) : visible]
+        shown = entries[max(after, visible - window) : visible]
         parts = []
         for at, g in reversed(shown):
             served.setdefault(g, now)
@@ -165,10 +181,17 @@ def serve_feeds(spec_path: str, port: int) -> None:
                 f"<guid>{escape(link)}</guid><pubDate>{when}</pubDate>"
                 f"<description>{escape(text)}</description></item>"
             )
+        links = (
+            f'<atom:link rel="hub" href="http://127.0.0.1:{port}/hub"/>'
+            f'<atom:link rel="self" href="http://127.0.0.{1 + feed}:{port}/feed/{feed}"/>'
+            if hub
+            else ""
+        )
         doc = (
-            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+            'xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
             f"<title>Bench feed {feed}</title><link>https://news.bench.example/</link>"
-            f"{''.join(parts)}</channel></rss>"
+            f"{links}{''.join(parts)}</channel></rss>"
         )
         return doc.encode(), f'"{feed}-{visible}"'
 
@@ -184,11 +207,14 @@ def serve_feeds(spec_path: str, port: int) -> None:
                     for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
                 }
                 length = int(headers.get("content-length", "0") or 0)
-                if length:
-                    await reader.readexactly(length)
+                content = await reader.readexactly(length) if length else b""
                 path = urlsplit(target).path
                 reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-                if path == "/_release":
+                if path == "/hub" and hub:
+                    form = {k: v[0] for k, v in parse_qs(content.decode()).items()}
+                    spawn(verify(form))
+                    reply = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+                elif path == "/_release":
                     q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
                     release(int(q["count"]), float(q["at"]), float(q["rate"]))
                     reply = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
@@ -196,7 +222,12 @@ def serve_feeds(spec_path: str, port: int) -> None:
                     doc = json.dumps(served).encode()
                     reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc)
                 elif path == "/_stats":
-                    doc = json.dumps({"requests": requests, "feeds_seen": len(seen)}).encode()
+                    stats = {
+                        "requests": requests,
+                        "feeds_seen": len(seen),
+                        "subscribed": len(subscribers),
+                    }
+                    doc = json.dumps(stats).encode()
                     reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc)
                 elif path.startswith("/feed/"):
                     feed = int(path.rsplit("/", 1)[1])
@@ -221,8 +252,74 @@ def serve_feeds(spec_path: str, port: int) -> None:
         finally:
             writer.close()
 
+    client: Any = None
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(work: Any) -> None:
+        task = asyncio.create_task(work)
+        tasks.add(task)  # held until done: the loop keeps weak references only
+        task.add_done_callback(tasks.discard)
+
+    async def verify(form: dict[str, str]) -> None:
+        """A hub's verification of intent (WebSub 5.3): the challenge must come back."""
+        topic = form.get("hub.topic", "")
+        feed = int(topic.rsplit("/", 1)[1]) if "/feed/" in topic else -1
+        challenge = uuid.uuid4().hex
+        query = {
+            "hub.mode": "subscribe",
+            "hub.topic": topic,
+            "hub.challenge": challenge,
+            "hub.lease_seconds": form.get("hub.lease_seconds", "86400"),
+        }
+        answer = await client.get(form["hub.callback"], params=query)
+        if 0 <= feed < feeds and answer.status_code == 200 and answer.text == challenge:
+            subscribers[feed] = (form["hub.callback"], form.get("hub.secret", ""))
+
+    async def push(feed: int, after: int) -> None:
+        callback, secret = subscribers[feed]
+        content, _ = body(feed, time.time(), after=after)
+        signature = hmac.new(secret.encode(), content, hashlib.sha256).hexdigest()
+        await client.post(
+            callback,
+            content=content,
+            headers={
+                "Content-Type": "application/rss+xml; charset=utf-8",
+                "X-Hub-Signature": f"sha256={signature}",
+            },
+        )
+
+    async def pusher() -> None:
+        """Each release pushed to the feed's subscriber when it becomes visible."""
+        assert wake is not None
+        while True:
+            if not pending:
+                wake.clear()
+                await wake.wait()
+                continue
+            delay = pending[0][0] - time.time()
+            if delay > 0:
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), delay)
+                continue
+            due: set[int] = set()
+            now = time.time()
+            while pending and pending[0][0] <= now:
+                due.add(heapq.heappop(pending)[1])
+            for feed in due:
+                upto = bisect_right(released[feed], (now, len(items)))
+                if feed in subscribers and upto > pushed_upto[feed]:
+                    spawn(push(feed, pushed_upto[feed]))
+                    pushed_upto[feed] = upto
+
     async def main() -> None:
+        nonlocal client
+        import httpx
+
+        client = httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=20))
         server = await asyncio.start_server(handle, hosts, port, backlog=1024)
+        if hub:
+            spawn(pusher())
         async with server:
             await server.serve_forever()
 
@@ -238,12 +335,23 @@ def free_port() -> int:
 class Feeds:
     """The feed server subprocess and the release schedule (which item is visible when)."""
 
-    def __init__(self, directory: Path, items: list[list[str]], feeds: int, window: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        items: list[list[str]],
+        feeds: int,
+        window: int,
+        *,
+        hub: bool = False,
+    ) -> None:
         self.feeds = feeds
+        self.hub = hub
         self.port = free_port()
         spec = directory / "feeds.json"
         spec.write_text(
-            json.dumps({"items": items, "feeds": feeds, "window": window, "hosts": feeds}),
+            json.dumps(
+                {"items": items, "feeds": feeds, "window": window, "hosts": feeds, "hub": hub}
+            ),
             encoding="utf-8",
         )
         self.proc = subprocess.Popen(
@@ -605,7 +713,12 @@ def run_phases(
             raise RuntimeError(f"{name}: a Tocsin process exited early: {dead}")
 
     started = time.monotonic()
-    while feeds.stats()["feeds_seen"] < feeds.feeds and time.monotonic() - started < 120:
+    while time.monotonic() - started < 120:
+        stats = feeds.stats()
+        if stats["feeds_seen"] >= feeds.feeds and (
+            not feeds.hub or stats["subscribed"] >= feeds.feeds
+        ):
+            break
         check()
         time.sleep(0.2)
     warm = drive(feeds, receiver, ids, args.warmup, 0, quiet_s=5, timeout_s=120)
@@ -658,6 +771,12 @@ def tocsin_config(
         polling["host_delay"] = every
     rules = directory / "catch-all.yaml"
     rules.write_text(CATCH_ALL, encoding="utf-8")
+    if feeds.hub:  # the feeds name the feed server as their WebSub hub: Tocsin subscribes
+        port = free_port()
+        extra = {
+            "websub": {"callback_url": f"http://127.0.0.1:{port}/websub", "port": port},
+            **extra,
+        }
     config = {
         "log": log_url,
         "sources": [
@@ -715,7 +834,7 @@ def bench_sqlite(
     work = directory / f"sqlite-{mode}"
     work.mkdir()
     with ExitStack() as stack:
-        feeds = Feeds(work, items, args.feeds, args.items)
+        feeds = Feeds(work, items, args.feeds, args.items, hub=args.push)
         stack.callback(feeds.stop)
         receiver = Receiver()
         stack.callback(receiver.stop)
@@ -797,7 +916,7 @@ def bench_kafka(
     work = directory / "kafka"
     work.mkdir()
     with ExitStack() as stack:
-        feeds = Feeds(work, items, args.feeds, args.items)
+        feeds = Feeds(work, items, args.feeds, args.items, hub=args.push)
         stack.callback(feeds.stop)
         receiver = Receiver()
         stack.callback(receiver.stop)
@@ -1152,7 +1271,7 @@ def describe(result: BackendResult, plain: float | None, rate: float) -> None:
         f"p99 {percentile(p.latencies_ms, 0.99):,.0f} ms, max {max(p.latencies_ms, default=0):,.0f} ms"
     )
     print(
-        f"{result.name}:   of which visible -> fetched by a poll: p50 "
+        f"{result.name}:   of which visible -> fetched by a poll (or pushed): p50 "
         f"{percentile(p.poll_wait_ms, 0.5):,.0f} ms, p99 {percentile(p.poll_wait_ms, 0.99):,.0f} ms;"
         f" fetched -> webhook received: p50 {percentile(p.pipeline_ms, 0.5):,.0f} ms, "
         f"p99 {percentile(p.pipeline_ms, 0.99):,.0f} ms"
@@ -1194,6 +1313,12 @@ def main() -> None:
         help="seconds between polls of a source; below 1 each source opts in with host_delay",
     )
     parser.add_argument(
+        "--push",
+        action="store_true",
+        help="the feeds name the feed server as their WebSub hub, which pushes each item to "
+        "Tocsin when it becomes visible (polling goes on at --every beside it)",
+    )
+    parser.add_argument(
         "--sqlite-mode",
         nargs="+",
         choices=["run", "processes", "serve"],
@@ -1225,7 +1350,8 @@ def main() -> None:
         f"{len(lines)} corpus articles per backend (warm-up {args.warmup}, paced "
         f"{int(args.rate * args.paced_seconds)} at {args.rate:g}/s, burst "
         f"{args.feeds * args.items}); sources polled every {args.every:g} s"
-        f"{' (host_delay ' + format(args.every, 'g') + ' s)' if args.every < 1 else ''}; "
+        f"{' (host_delay ' + format(args.every, 'g') + ' s)' if args.every < 1 else ''}"
+        f"{', and pushed by their WebSub hub' if args.push else ''}; "
         f"sqlite as {' and '.join(repr(m) for m in args.sqlite_mode)}; "
         "rules: default pack + catch-all",
         flush=True,

@@ -69,8 +69,8 @@ class PollReport:
     appended: bool = False
     #: False when the poll changed nothing and was not recorded (``Poller._quiet``)
     recorded: bool = True
-    #: whether the poll read the feed's head (a feed reduced to nothing, or not modified,
-    #: was not read), and if so the WebSub hub it advertises (``None``: none)
+    #: whether the poll read a feed (not one not modified), and if so the WebSub hub it
+    #: advertises (``None``: none)
     read_head: bool = False
     advert: Advert | None = None
 
@@ -145,8 +145,9 @@ class Poller:
     ) -> PollReport:
         """Poll one source once. ``force`` polls a source disabled after a 410 anyway.
 
-        ``pushed``: content a WebSub hub pushed (``websub``), read instead of a fetch. Its new
-        articles are recorded as a poll's (its validators kept: it was not a fetch); a push
+        ``pushed``: content a WebSub hub pushed (``websub``), read instead of a fetch, without
+        the items the last recorded poll read (``unchanged``: a hub may push the whole feed,
+        or only its new items). Its new articles are recorded as a poll's (its validators kept: it was not a fetch); a push
         with nothing new is not recorded, and one that cannot be read is not either: the
         report says why (``recorded`` false), and the caller polls the source instead."""
         disabled = self.health.disabled(source.id, source.shown_url)
@@ -224,12 +225,13 @@ class Poller:
                 warning=moved[0] if moved else None,
             )
             return await self._commit(source, polled, [], 0, moved)
-        if pushed is not None:
-            reduced = None
-            parsed = await self.parsers.parse(source.kind, pushed)
-        else:
-            reduced = await self._reduce(source, result)
+        reduced = await self._reduce(source, result)
+        if pushed is None:
             parsed = await self._parse(source, result, reduced)
+        elif reduced is not None and not reduced.kept:
+            parsed = Parsed()  # a hub that pushes the whole feed: every item read before
+        else:  # a push is a feed and nothing else: no discovery of another one
+            parsed = await self.parsers.parse(source.kind, reduced.doc if reduced else pushed)
         parsed.warnings[:0] = moved
         selection = select_new(parsed.items, source, polled_at, parsed.language, self.known.hashes)
         polled = self._polled(
@@ -261,15 +263,13 @@ class Poller:
         if report.appended:
             for article in selection.articles:
                 self.known.add(article.article_id, article.content_hash)
-        if reduced is not None and (report.appended or not report.recorded):
+        if pushed is None and reduced is not None and (report.appended or not report.recorded):
             self._seen[source.id] = reduced.seen  # what was read is on the log
-        if pushed is None and source.kind == "feed" and (reduced is None or reduced.kept):
-            report.read_head = True
-            if len(result.documents) == 1:
-                document = result.documents[0]
-                report.advert = advertised(
-                    document.links, parsed.hubs, parsed.self_url, document.url
-                )
+        if pushed is None and source.kind == "feed" and len(result.documents) == 1:
+            document = result.documents[0]
+            head = reduced if reduced is not None else parsed  # a feed reduced to nothing
+            report.read_head = True  # was not parsed: its head was read by ``unchanged``
+            report.advert = advertised(document.links, head.hubs, head.self_url, document.url)
         return report
 
     async def _reduce(self, source: SourceConfig, result: FetchResult) -> Reduced | None:

@@ -25,6 +25,7 @@ from services.poller.config import load_sources
 from services.poller.errors import AddressRefused
 from services.poller.fetch import Document, Fetcher, Validators
 from services.poller.parsers.feeds import parse_feed
+from services.poller.unchanged import reduce_feed
 from services.poller.websub import (
     RENEW_AT,
     RETRY_FIRST_S,
@@ -108,6 +109,21 @@ def test_real_feeds_name_their_hub_and_their_own_url(path: str, topic: str) -> N
     assert advertised((), parsed.hubs, parsed.self_url, "https://fetched.example/feed") == Advert(
         "http://pubsubhubbub.appspot.com/", topic
     )
+
+
+def test_a_feed_reduced_to_nothing_still_names_its_hub() -> None:
+    """A feed whose items were all read before is not parsed again (``unchanged``): its
+    head is read there, so a hub added meanwhile, or a feed that was empty, is found."""
+    file = CORPUS_FEEDS / "feedjira/spec/sample_feeds/SamRuby.xml"
+    if not file.is_file():
+        pytest.skip("the corpus is not here (../shared/corpus)")
+    doc = Document("https://fetched.example/feed", file.read_bytes(), "text/xml")
+    first = reduce_feed(doc, None)
+    assert first is not None
+    again = reduce_feed(doc, first.seen)
+    assert again is not None and again.kept == 0 and again.dropped == 20
+    assert again.hubs == ("http://pubsubhubbub.appspot.com/",)
+    assert again.self_url == "http://intertwingly.net/blog/index.atom"
 
 
 def test_a_feed_without_a_hub_names_none() -> None:
@@ -269,9 +285,16 @@ def _free_port() -> int:
 
 
 class Setup:
-    def __init__(self, server: FeedServer, hub: WebSubHub, log_url: str, **websub: object) -> None:
+    def __init__(
+        self,
+        server: FeedServer,
+        hub: WebSubHub,
+        log_url: str,
+        items: list[tuple[str, str]] | None = None,
+        **websub: object,
+    ) -> None:
         self.server, self.hub = server, hub
-        self.items = [("https://news.example/first", "First")]
+        self.items = [("https://news.example/first", "First")] if items is None else items
         self.feed_url = server.add("/feed.xml", Route(body=self._feed()))
         port = _free_port()
         self.callback_base = f"http://127.0.0.1:{port}/websub"
@@ -342,6 +365,20 @@ def test_a_new_item_pushed_by_the_hub_is_published_without_a_poll(
         assert hub.publish(subscription.topic, body) == [202]  # a repeat adds nothing
         time.sleep(0.5)
         assert len(_published(sqlite_log, timeout=0)) == 2
+    finally:
+        setup.poller.stop()
+
+
+def test_a_feed_with_no_items_yet_is_subscribed_and_its_first_item_pushed(
+    server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
+) -> None:
+    setup = Setup(server, hub, _log_url(tmp_path), items=[])
+    setup.poller.start()
+    try:
+        [subscription] = hub.wait_verified()
+        body = setup.add_item("https://news.example/first", "First")
+        assert hub.publish(subscription.topic, body) == [202]
+        assert _published(sqlite_log) == ["https://news.example/first"]
     finally:
         setup.poller.stop()
 
