@@ -100,6 +100,10 @@ class FetchOptions:
     #: (host, delay) pairs overriding ``politeness_delay_s`` for hosts whose sources opted in
     #: (``SourceConfig.host_delay``, see config.py)
     host_delays: tuple[tuple[str, float], ...] = ()
+    #: least seconds between two subscription requests to one WebSub hub: a hub serves many
+    #: feeds (FeedBurner's, WordPress's), all subscribed at start; its own gate, so that they
+    #: do not queue before the polls of a feed on the same host
+    hub_delay_s: float = 0.1
     retries: int = 2
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
@@ -304,6 +308,7 @@ class Fetcher:
             sleep=sleep,
             host_delays=dict(opts.host_delays),
         )
+        self._hub_gate = HostGate(opts.per_host_concurrency, opts.hub_delay_s, sleep=sleep)
         # one TLS context (CA bundle loaded once) for every origin, as the one pool had
         context = httpx.create_ssl_context(trust_env=opts.trust_env)
         if transport is None:
@@ -363,7 +368,7 @@ class Fetcher:
         fetch from ``found_on`` would be (a public feed must not make Tocsin POST into the
         internal network). Raises ``PollError``."""
         host = (urlsplit(url).hostname or "").lower()
-        sem = await self._gate.enter(host)
+        sem = await self._hub_gate.enter(host)
         try:
             async with asyncio.timeout(self.options.total_timeout_s):
                 trusted = (urlsplit(found_on).hostname or "").lower()

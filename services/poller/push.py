@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 from collections.abc import Callable, Mapping
 
 from services.poller.errors import PollError
@@ -68,15 +69,24 @@ class PushIntake:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Serving the callback before any subscription is asked for; raises ``OSError``
-        when its address cannot be bound."""
-        serving = asyncio.create_task(self.server.serve(), name="websub-callback")
+        """Serving the callback before any subscription is asked for. Raises ``OSError``
+        naming the address when it cannot be bound (uvicorn, binding it, would exit)."""
+        host, port = self.settings.host, self.settings.port
+        try:
+            listener = socket.create_server(
+                (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET
+            )
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"websub: cannot listen on {host}:{port} for the hubs' callbacks: "
+                f"{exc.strerror or exc} (websub.host, websub.port)",
+            ) from exc
+        serving = asyncio.create_task(self.server.serve([listener]), name="websub-callback")
         while not self.server.started:
             if serving.done():
-                serving.result()  # uvicorn's failure to bind
-                raise OSError(
-                    f"websub: cannot serve the callback on {self.settings.host}:{self.settings.port}"
-                )
+                serving.result()
+                raise OSError(f"websub: the callback server on {host}:{port} stopped at start")
             await asyncio.sleep(0.01)
         self._tasks = [serving, asyncio.create_task(self._requests(), name="websub-requests")]
         log.info("websub: callbacks at %s, served on %s", shown_url(self.base), self.listening())

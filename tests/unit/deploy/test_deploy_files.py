@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import typer
@@ -31,7 +32,7 @@ from pydantic import BaseModel
 from services.cli.app import app
 from services.registry import SERVICES
 from services.runtime import metrics as m
-from services.runtime.settings import ConfigError, Settings, load_settings
+from services.runtime.settings import ConfigError, Settings, WebSubSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -651,22 +652,46 @@ def test_every_deployment_is_locked_down_and_sized() -> None:
 
 def test_the_api_has_its_probes_service_and_ingress() -> None:
     objects = _k8s_objects()
-    api = next(d for d in _deployments() if d["metadata"]["name"] == "tocsin-api")
+    deployments = {d["metadata"]["name"]: d for d in _deployments()}
+    api = deployments["tocsin-api"]
     container = api["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    service = next(o for o in objects if o["kind"] == "Service")
-    labels = api["spec"]["template"]["metadata"]["labels"]
-    assert service["spec"]["selector"].items() <= labels.items()
-    port_names = {p["name"] for p in container["ports"]}
-    assert all(p["targetPort"] in port_names for p in service["spec"]["ports"])
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    assert set(services) == {"tocsin-api", "tocsin-poller"}  # the poller's: WebSub callbacks
+    for name, service in services.items():
+        pod = deployments[name]["spec"]["template"]
+        assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+        port_names = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert all(p["targetPort"] in port_names for p in service["spec"]["ports"]), name
     ingress = next(o for o in objects if o["kind"] == "Ingress")
     backends = [
-        path["backend"]["service"]["name"]
+        (path["path"], path["backend"]["service"]["name"], path["backend"]["service"]["port"])
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     ]
-    assert backends == [service["metadata"]["name"]]
+    assert [(p, s) for p, s, _ in backends] == [("/websub/", "tocsin-poller"), ("/", "tocsin-api")]
+    for _, name, port in backends:
+        assert port["name"] in {p["name"] for p in services[name]["spec"]["ports"]}
+
+
+def test_the_pollers_callback_url_is_served_behind_the_ingress() -> None:
+    """The URL hubs are given must be the ingress's path to the poller's port."""
+    poller = next(d for d in _deployments() if d["metadata"]["name"] == "tocsin-poller")
+    container = poller["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    callback = urlsplit(env["TOCSIN_WEBSUB__CALLBACK_URL"])
+    ingress = next(o for o in _k8s_objects() if o["kind"] == "Ingress")
+    rule = next(r for r in ingress["spec"]["rules"] if r["host"] == callback.hostname)
+    assert any(
+        callback.path.rstrip("/") + "/" == p["path"]
+        and p["backend"]["service"]["name"] == "tocsin-poller"
+        for p in rule["http"]["paths"]
+    )
+    settings = WebSubSettings(
+        callback_url=env["TOCSIN_WEBSUB__CALLBACK_URL"], host=env["TOCSIN_WEBSUB__HOST"]
+    )
+    assert settings.port in {p["containerPort"] for p in container["ports"]}
 
 
 # --- the image ----------------------------------------------------------------------------

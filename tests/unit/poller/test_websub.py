@@ -483,3 +483,16 @@ def test_a_hub_that_refuses_is_asked_again_later_and_polling_goes_on(
         assert sub.problem is not None and "HTTP 500" in sub.problem
     finally:
         setup.poller.stop()
+
+
+def test_a_callback_port_in_use_is_a_clear_error(
+    server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
+) -> None:
+    setup = Setup(server, hub, _log_url(tmp_path))
+    port = setup.settings.websub.port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        with pytest.raises(OSError, match=rf"websub: cannot listen on 127.0.0.1:{port}"):
+            setup.poller.service.run()
+    assert hub.requests == []
