@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/pipeline.py [--feeds 100] [--items 50] [--rate 100]
         [--paced-seconds 15] [--skip plain|sqlite|kafka|peer|stage] [--peer-python PATH]
-        [--every 1] [--sqlite-mode run|processes|serve ...]
+        [--every 1] [--push] [--sqlite-mode run|processes|serve ...]
 
 What runs, all on this machine:
 
@@ -20,6 +20,11 @@ What runs, all on this machine:
   article raises or joins an alert, and one webhook subscription (``updates: true``, no
   rate limit) to a receiver thread in this process, which timestamps the first delivery
   naming each article.
+  With ``--push`` the feeds also name the feed server as their WebSub hub
+  (``services/poller/websub.py``): Tocsin subscribes each feed (the warm-up waits for all
+  of them), and the server pushes each item to the feed's subscriber, signed, at its
+  visible moment, with the feed's new items only (as hubs do); polling goes on beside it.
+  "visible -> fetched" is then the push's share.
   * sqlite: ``tocsin run`` as one subprocess (poller, enricher, rules, notifier, api: threads
     of one interpreter); with ``--sqlite-mode processes`` ``tocsin run --processes`` (the
     same command, each service in a child process of its own); with ``--sqlite-mode serve``

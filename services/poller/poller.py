@@ -265,12 +265,23 @@ class Poller:
                 self.known.add(article.article_id, article.content_hash)
         if pushed is None and reduced is not None and (report.appended or not report.recorded):
             self._seen[source.id] = reduced.seen  # what was read is on the log
+        elif pushed is not None and reduced is not None and report.appended:
+            self._seen_pushed(source.id, reduced.seen)
         if pushed is None and source.kind == "feed" and len(result.documents) == 1:
             document = result.documents[0]
             head = reduced if reduced is not None else parsed  # a feed reduced to nothing
             report.read_head = True  # was not parsed: its head was read by ``unchanged``
             report.advert = advertised(document.links, head.hubs, head.self_url, document.url)
         return report
+
+    def _seen_pushed(self, source_id: str, pushed: Seen) -> None:
+        """A push's items are on the log: the next poll need not parse them either. Kept
+        beside what the last poll read (a hub pushes the new items only) when the pushed
+        feed reads alike (the same context: head, URL, type); else the next poll parses them
+        again, once, and finds them known."""
+        last = self._seen.get(source_id)
+        if last is not None and last.context == pushed.context:
+            self._seen[source_id] = Seen(last.context, last.items | pushed.items)
 
     async def _reduce(self, source: SourceConfig, result: FetchResult) -> Reduced | None:
         """The feed without the items its last recorded poll read (``unchanged``), or

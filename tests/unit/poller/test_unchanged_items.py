@@ -293,6 +293,31 @@ def test_a_poll_parses_only_the_new_and_changed_items(
     assert ("https://news.example/u7", True) in urls
 
 
+def test_items_a_hub_pushed_are_not_parsed_again_by_the_next_poll(
+    server: FeedServer,
+    sqlite_log: EventLog,
+    counting: CountingParse,
+    run: Callable[..., PollReport],
+) -> None:
+    """WebSub: a hub pushes the new item alone, in the feed's own head; the poll that
+    follows reads the whole feed, and parses nothing (the pushed item is on the log)."""
+    route = Route(rss(items(30)))
+    src = source(server.add("/wire.xml", route))
+    poller = make_poller(sqlite_log, counting)
+    assert run(poller, src).new_articles == 30
+    pushed = Document(src.url, rss(items(1, start=30)), "application/rss+xml")
+    loop = asyncio.new_event_loop()
+    try:
+        push = loop.run_until_complete(poller.poll(src, pushed=pushed))
+    finally:
+        loop.close()
+    assert (push.new_articles, push.appended, counting.items[-1]) == (1, True, 1)
+    route.body = rss(items(1, start=30) + items(30))
+    after = run(poller, src)
+    assert (after.new_articles, after.items_seen, len(counting.items)) == (0, 31, 2)
+    assert len(published(sqlite_log)) == 31
+
+
 def test_items_of_a_poll_that_was_not_recorded_are_read_again(
     server: FeedServer, tmp_path: Path, counting: CountingParse, run: Callable[..., PollReport]
 ) -> None:
