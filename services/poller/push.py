@@ -122,7 +122,11 @@ class PushIntake:
                 if sub.source_id not in self.source_urls or not self.owns(sub.source_id):
                     self.book.want(sub.source_id, None, self.clock.monotonic())
                     continue
-                await self._subscribe(sub)
+                try:
+                    await self._subscribe(sub)
+                except Exception as exc:  # a bug must not end every later subscription
+                    log.exception("websub: subscribing %s failed", sub.source_id)
+                    self.book.failed(sub, self.clock.monotonic(), f"unexpected error: {exc}")
 
     async def _subscribe(self, sub: Subscription) -> None:
         self.book.requesting(sub)

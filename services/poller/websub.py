@@ -225,15 +225,19 @@ class Subscriptions:
         return True
 
     def denied(self, source_id: str, topic: str, reason: str, now: float) -> float | None:
-        """The hub refused the subscription (spec 5.2); returns when it is asked again."""
+        """The hub refused the subscription (spec 5.2); returns when it is asked again.
+        Only a request waiting for the hub's answer can be denied: a denial is not signed,
+        and one from anybody must not end a verified subscription (its lease, or the hub's
+        next verification, says whether it lasts)."""
         sub = self._by_source.get(source_id)
-        if sub is None or sub.topic != topic:
+        if sub is None or sub.topic != topic or sub.state is not State.REQUESTED:
             return None
         sub.expires_at = None
         sub.state = State.FAILED
         return self.failed(sub, now, f"denied by the hub: {reason or 'no reason given'}")
 
     def requesting(self, sub: Subscription) -> None:
-        """Just before the request is sent: a hub may verify the intent before it answers."""
-        if sub.state is State.WANTED:
+        """Just before the request is sent: a hub may verify the intent (or deny it)
+        before it answers. A verified subscription stays active while it is renewed."""
+        if sub.state is not State.ACTIVE:
             sub.state = State.REQUESTED

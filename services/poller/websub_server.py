@@ -8,7 +8,8 @@ bounded before that: the body is read up to the fetcher's cap and no further.
 Answers (spec 5.3, 7, 8):
 - ``GET <path>/<source>?hub.mode=subscribe&hub.topic=...&hub.challenge=...``: 200 and the
   challenge for a subscription this process asked for, else 404;
-  ``hub.mode=denied``: 200, and the subscription is asked again later.
+  ``hub.mode=denied``: 200, and a subscription waiting for the hub's answer is asked
+  again later (one already verified is kept: anyone can send a denial).
 - ``POST <path>/<source>``: 202 once read (signed or not: a forger learns nothing), the
   content handed on (``on_push``) when the signature holds; 410 for a source that is not
   configured (the hub may drop the subscription); 413 past the cap. A push for a source
@@ -32,12 +33,15 @@ from starlette.routing import Route
 from services.poller.fetch import Document, parse_content_type
 from services.poller.websub import Subscriptions, signature_valid
 from services.runtime.clock import Clock
+from services.runtime.redact import shown_url
 
 log = logging.getLogger(__name__)
 
 #: ``on_push(source_id, document)``: signed content for a source, to be read as a poll.
 PushHandler = Callable[[str, Document], None]
 _SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")
+#: Pushes that fail their signature are logged once per source and this many seconds.
+WARN_EVERY_S = 60.0
 
 
 def callback_app(
@@ -50,6 +54,7 @@ def callback_app(
     max_bytes: int,
 ) -> Starlette:
     path = urlsplit(base_url).path.rstrip("/")
+    warned: dict[str, float] = {}
 
     async def verify(request: Request) -> Response:
         source_id = request.path_params["source"]
@@ -58,12 +63,13 @@ def callback_app(
         topic = params.get("hub.topic", "")
         now = clock.monotonic()
         if mode == "denied":
-            retry = book.denied(source_id, topic, params.get("hub.reason", "")[:300], now)
+            reason = params.get("hub.reason", "")[:300]
+            retry = book.denied(source_id, topic, reason, now)
             if retry is not None:
                 log.warning(
-                    "websub: the hub denied %s's subscription (%s); asking again in %.0f s",
+                    "websub: the hub denied %s's subscription (%r); asking again in %.0f s",
                     source_id,
-                    params.get("hub.reason", "no reason given")[:300],
+                    reason or "no reason given",
                     retry,
                 )
             return PlainTextResponse("ok")
@@ -75,7 +81,7 @@ def callback_app(
         log.info(
             "websub: %s subscribed at %s for %s",
             source_id,
-            sub.hub if sub else "?",
+            shown_url(sub.hub) if sub else "?",
             f"{lease:.0f} s" if lease else "the hub's default lease",
         )
         return PlainTextResponse(challenge)
@@ -103,11 +109,14 @@ def callback_app(
             (request.headers[h] for h in _SIGNATURE_HEADERS if h in request.headers), None
         )
         if not signature_valid(sub.secret, signature, body):
-            log.warning(
-                "websub: ignored a push for %s that is %s",
-                source_id,
-                "not signed" if signature is None else "not signed with its secret",
-            )
+            now = clock.monotonic()
+            if now - warned.get(source_id, -WARN_EVERY_S) >= WARN_EVERY_S:  # forgers: no flood
+                warned[source_id] = now
+                log.warning(
+                    "websub: ignored a push for %s that is %s (warned once a minute at most)",
+                    source_id,
+                    "not signed" if signature is None else "not signed with its secret",
+                )
             return Response(status_code=202)
         content_type, charset = parse_content_type(request.headers.get("content-type"))
         on_push(source_id, Document(sub.topic, body, content_type, charset))

@@ -204,8 +204,23 @@ def test_failures_back_off_and_a_denial_is_asked_again_later() -> None:
     assert delays[:3] == [RETRY_FIRST_S, 2 * RETRY_FIRST_S, 4 * RETRY_FIRST_S]
     assert delays[-1] == 6 * 3600
     assert sub.state is State.FAILED and book.due(delays[-1] - 1) == []
-    retry = book.denied("src", TOPIC, "not allowed", now=0)
-    assert retry == 6 * 3600 and sub.problem == "denied by the hub: not allowed"
+
+
+def test_only_a_request_waiting_for_its_answer_can_be_denied() -> None:
+    book = Subscriptions(b"k" * 32, lease_s=1000)
+    sub = book.want("src", Advert(HUB, TOPIC), now=0)
+    assert sub is not None
+    assert book.denied("src", TOPIC, "too early", now=0) is None  # not asked yet
+    book.requesting(sub)
+    assert book.denied("src", "https://other.example/", "not this topic", now=0) is None
+    assert book.denied("src", TOPIC, "not allowed", now=0) == RETRY_FIRST_S
+    assert sub.state is State.FAILED and sub.problem == "denied by the hub: not allowed"
+    book.requesting(sub)  # asked again
+    assert book.denied("src", TOPIC, "still not", now=1) == 2 * RETRY_FIRST_S
+    book.requesting(sub)
+    assert book.verify("src", "subscribe", TOPIC, 100, now=1)
+    assert book.denied("src", TOPIC, "a forged denial", now=2) is None
+    assert sub.state is State.ACTIVE and sub.problem is None
 
 
 def test_secrets_differ_by_source_and_topic_and_survive_a_restart_with_the_key() -> None:
@@ -496,3 +511,28 @@ def test_a_callback_port_in_use_is_a_clear_error(
         with pytest.raises(OSError, match=rf"websub: cannot listen on 127.0.0.1:{port}"):
             setup.poller.service.run()
     assert hub.requests == []
+
+
+def test_a_hub_that_denies_the_subscription_is_asked_again_later(
+    server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
+) -> None:
+    hub.deny_reason = "this topic is not served here"
+    setup = Setup(server, hub, _log_url(tmp_path))
+    setup.poller.start()
+    try:
+        push = None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            push = setup.poller.service.push
+            sub = push.book.get("news") if push is not None else None
+            if sub is not None and sub.state is State.FAILED:
+                break
+            time.sleep(0.05)
+        assert push is not None
+        sub = push.book.get("news")
+        assert sub is not None and sub.state is State.FAILED
+        assert sub.problem == "denied by the hub: this topic is not served here"
+        assert len(hub.requests) == 1 and hub.subscriptions == {}
+        assert _published(sqlite_log) == ["https://news.example/first"]  # polled all the same
+    finally:
+        setup.poller.stop()
