@@ -147,9 +147,10 @@ class Poller:
 
         ``pushed``: content a WebSub hub pushed (``websub``), read instead of a fetch, without
         the items the last recorded poll read (``unchanged``: a hub may push the whole feed,
-        or only its new items). Its new articles are recorded as a poll's (its validators kept: it was not a fetch); a push
-        with nothing new is not recorded, and one that cannot be read is not either: the
-        report says why (``recorded`` false), and the caller polls the source instead."""
+        or only its new items). Its new articles are recorded as a poll's, with no HTTP
+        status and the source's validators kept (it was not a fetch). A push with nothing
+        new is not recorded, and one that cannot be read is not either: the report says
+        why (``recorded`` false), and the caller polls the source instead."""
         disabled = self.health.disabled(source.id, source.shown_url)
         if disabled is not None and not force:
             return PollReport(

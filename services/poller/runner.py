@@ -232,15 +232,17 @@ class PollerService:
                 misfire_grace_time=max(1, int(source.interval_s)),
                 next_run_time=_next_poll_at(poller, source, now),
             )
-        scheduler.start()
-        self.push = await self._start_push(poller, ownership)
         try:
+            # the callback listens before the first polls find hubs (a port in use: no polls)
+            self.push = await self._start_push(poller, ownership)
+            scheduler.start()
             while not self.context.stop.is_set():
                 await asyncio.sleep(0.2)
                 if partitioned is not None and (gained := partitioned.take_gained()):
                     self._resume(scheduler, poller, partitioned, gained)
         finally:
-            scheduler.shutdown(wait=False)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             if self.push is not None:
                 await self.push.stop()
             await _record_quiet(poller)
@@ -330,7 +332,7 @@ class PollerService:
             del self.reports[:500]
         # Failures and new articles on the console; a poll that found nothing new only at
         # debug level (100 sources polled every second would otherwise flood it).
-        if report.failed:
+        if report.failed and pushed is None:
             log.warning("%s", report.line())
         elif report.new_articles or report.warnings:
             log.info("%s%s", report.line(), " (pushed)" if pushed is not None else "")

@@ -74,11 +74,17 @@ def test_the_configuration_example_is_a_valid_configuration() -> None:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     (example,) = [b for b in re.findall(r"```yaml\n(.+?)\n```", text, flags=re.S) if "log:" in b]
     raw = yaml.safe_load(example)
-    env = {"KAFKA_PASSWORD": "x" * 16, "WEBHOOK_SECRET": "s" * 16, "TELEGRAM_BOT_TOKEN": "1:t"}
+    env = {
+        "KAFKA_PASSWORD": "x" * 16,
+        "WEBHOOK_SECRET": "s" * 16,
+        "TELEGRAM_BOT_TOKEN": "1:t",
+        "WEBSUB_KEY": "k" * 32,
+    }
     for name, value in env.items():
         example = example.replace("${" + name + "}", value)
     settings = Settings.model_validate(yaml.safe_load(example))
     assert settings.log == raw["log"]
+    assert settings.websub.callback_url == raw["websub"]["callback_url"]
     sources = load_sources(raw["sources"])
     assert [s.kind for s in sources] == ["feed", "telegram"]
     assert sources[1].url == "https://t.me/s/border_desk"

@@ -306,16 +306,13 @@ class Setup:
         hub: WebSubHub,
         log_url: str,
         items: list[tuple[str, str]] | None = None,
-        **websub: object,
     ) -> None:
         self.server, self.hub = server, hub
         self.items = [("https://news.example/first", "First")] if items is None else items
         self.feed_url = server.add("/feed.xml", Route(body=self._feed()))
         port = _free_port()
         self.callback_base = f"http://127.0.0.1:{port}/websub"
-        self.settings = Settings(
-            websub=WebSubSettings(callback_url=self.callback_base, port=port, **websub)  # type: ignore[arg-type]
-        )
+        self.settings = Settings(websub=WebSubSettings(callback_url=self.callback_base, port=port))
         sources = load_sources([{"id": "news", "url": self.feed_url, "every": "1h"}])
         self.poller = RunningPoller("push", self.settings, log_url, sources)
         self.callback = f"{self.callback_base}/news"
