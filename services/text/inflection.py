@@ -360,12 +360,20 @@ def tails_for(lang: str, form: str = "name") -> frozenset[str]:
     return _PLURAL_TAILS if form != "name" else _EXACT
 
 
+#: Letters of the Azerbaijani and Turkish alphabets that French, German and English words
+#: do not hold (ç, ö and ü they do: "Müller" is no Turkic name to inflect)
+_TURKIC_LETTERS = frozenset("əğışƏĞİŞ")
+
+
 def script_language(text: str) -> str:
     """A language whose inflection rules suit ``text``, guessed from its script.
 
-    Used for user terms whose language is not given: Cyrillic is read as Russian,
-    Armenian script as Armenian, Georgian as Georgian, anything else as English.
+    Used for user terms whose language is not given (a rule's, a search's): Cyrillic is
+    read as Russian, Armenian script as Armenian, Georgian as Georgian, Latin with ə, ğ, ı
+    or ş as Azerbaijani (Turkish takes the same endings: "Ermənistanın"), anything else as
+    English.
     """
+    turkic = False
     for ch in text:
         code = ord(ch)
         if 0x0400 <= code <= 0x052F:
@@ -374,7 +382,8 @@ def script_language(text: str) -> str:
             return "hy"
         if 0x10A0 <= code <= 0x10FF or 0x1C90 <= code <= 0x1CBF:
             return "ka"
-    return "en"
+        turkic = turkic or ch in _TURKIC_LETTERS
+    return "az" if turkic else "en"
 
 
 def _slavic_inner_forms(word: str) -> tuple[str, ...]:
@@ -487,15 +496,9 @@ def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
     return list(dict.fromkeys(patterns))
 
 
-#: Letters of the Azerbaijani and Turkish alphabets that French, German and English words
-#: do not hold (ç, ö and ü they do: "Müller" is no Turkic name to inflect)
-_TURKIC_LETTERS = frozenset("əğışƏĞİŞ")
-
-
 def inflected_prefix(word: str) -> str | None:
     """The start, in ``word``'s own letters, that its inflected forms share, read as an
-    alias is read (``expand``; the language from the script, Azerbaijani for a Latin word
-    with ə, ğ, ı or ş): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
+    alias is read (``expand``; the language from the script, ``script_language``): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
     "Ermənistan"; a word typed in a case form loses its ending: "России" -> "Росси".
     ``None`` for a word that does not inflect here (English, a stem under four letters, a
     word with other than letters) or whose folding changes its length, so that the key
@@ -504,8 +507,6 @@ def inflected_prefix(word: str) -> str | None:
     if not word.isalpha():
         return None
     lang = script_language(word)
-    if lang == "en" and not _TURKIC_LETTERS.isdisjoint(word):
-        lang = "az"
     patterns = expand(word, lang, "name" if lang != "en" else "term")
     if len(patterns) != 1:
         return None

@@ -34,8 +34,12 @@ def one(when: str, extra: str = "") -> Evaluator:
         ("{kind: organisation}", "", "The CSTO met.", True),
         ("{country: AM}", "", "Protests in Yerevan.", True),  # a place of the country
         ("{terms: [shelling]}", "", "Heavy shellings overnight.", True),  # English plural
-        ("{terms: [обстрел]}", "", "Сообщили об обстреле позиций.", True),  # noqa: RUF001
+        ("{terms: [обстрел]}", "", "Сообщили об обстреле позиций.", True),
         ("{terms: [sanction*]}", "", "New sanctions were announced.", True),
+        # written: a term in Azerbaijani letters takes Azerbaijani endings, no lang needed
+        ("{terms: [sərhəd]}", "", "Ermənistan sərhəddə atəşkəsi pozdu.", True),
+        ("{terms: [Ermənistan]}", "", "Ermənistanın xarici işlər naziri danışdı.", True),
+        ("{terms: [Müller]}", "", "Müllerin kitabı.", False),  # ü alone: not Turkic
         ("{terms: [=Georgia]}", "", "Georgian wine.", False),
         ("{tag: summit}", "", "The summit opened.", True),
         (
@@ -130,7 +134,7 @@ def test_filters() -> None:
     assert fired(ev, enriched("", text, labels={"region": "caucasus"})) == {"r"}
     assert fired(ev, enriched("", text, source="src-b", labels={"region": "caucasus"})) == set()
     assert fired(ev, enriched("", text, labels={"region": "balkans"})) == set()
-    ru = "Армения провела переговоры с соседями о границе сегодня утром."  # noqa: RUF001
+    ru = "Армения провела переговоры с соседями о границе сегодня утром."
     assert fired(ev, enriched("", ru, labels={"region": "caucasus"})) == set()
 
 

@@ -85,6 +85,22 @@ def test_term_matcher_inflection_prefix_and_sentences() -> None:
     assert TermMatcher(["=Armenia"]).find_text("Armenian Armenia")[0].start == 9
 
 
+@pytest.mark.parametrize(
+    ("term", "text", "surface"),
+    [
+        ("Ermənistan", "Ermənistanın xarici işlər naziri.", "Ermənistanın"),
+        ("Azərbaycan", "Azərbaycanla sərhəd barədə danışıqlar.", "Azərbaycanla"),
+        ("sərhəd", "Sərhəddə atışma olub.", "Sərhəddə"),
+        ("Gürcüstan", "Gürcüstanın paytaxtı.", None),  # no ə, ğ, ı or ş: read as written
+    ],
+)
+def test_a_term_in_azerbaijani_letters_takes_azerbaijani_endings(
+    term: str, text: str, surface: str | None
+) -> None:
+    hits = TermMatcher([term]).find_text(text)
+    assert [h.surface for h in hits] == ([surface] if surface else [])
+
+
 def test_user_gazetteer_file(tmp_path: Path) -> None:
     user = tmp_path / "desk.yaml"
     user.write_text(
