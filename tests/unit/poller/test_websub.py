@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -16,7 +17,7 @@ import pytest
 from feed_server import FAST, FeedServer, Route, rss
 from pollers import RunningPoller
 from pydantic import ValidationError
-from websub_hub import WebSubHub
+from websub_hub import HubSubscription, WebSubHub
 
 from schemas import ArticlePublished
 from services.eventlog import EventLog
@@ -332,6 +333,17 @@ class Setup:
         return body
 
 
+@contextmanager
+def serving(setup: Setup) -> Iterator[HubSubscription]:
+    """The poller running, its one subscription verified by the hub; stopped after."""
+    setup.poller.start()
+    try:
+        [subscription] = setup.hub.wait_verified()
+        yield subscription
+    finally:
+        setup.poller.stop()
+
+
 @pytest.fixture
 def hub() -> Iterator[WebSubHub]:
     running = WebSubHub().start()
@@ -343,12 +355,12 @@ def _log_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'tocsin.db'}"
 
 
-def _published(log: EventLog, timeout: float = 10.0, count: int = 1) -> list[str]:
+def _published(log: EventLog, timeout: float = 10.0, count: int = 1) -> list[str | None]:
     """The URLs of the articles on the log, once there are ``count`` (or after ``timeout``)."""
     deadline = time.monotonic() + timeout
     while True:
         with log.consumer(["articles.published"], group=None) as consumer:
-            urls: list[str] = []
+            urls: list[str | None] = []
             while batch := consumer.poll(5000, 0.05):
                 urls.extend(cast(ArticlePublished, decode(r).data).url for r in batch)
         if len(urls) >= count or time.monotonic() >= deadline:
@@ -360,9 +372,7 @@ def test_a_new_item_pushed_by_the_hub_is_published_without_a_poll(
     server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
 ) -> None:
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
-        [subscription] = hub.wait_verified()
+    with serving(setup) as subscription:
         assert subscription.callback == setup.callback
         assert subscription.topic == setup.server.url("/feed.xml")
         assert len(subscription.secret) == 64
@@ -377,31 +387,23 @@ def test_a_new_item_pushed_by_the_hub_is_published_without_a_poll(
         assert hub.publish(subscription.topic, body) == [202]  # a repeat adds nothing
         time.sleep(0.5)
         assert len(_published(sqlite_log, timeout=0)) == 2
-    finally:
-        setup.poller.stop()
 
 
 def test_a_feed_with_no_items_yet_is_subscribed_and_its_first_item_pushed(
     server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
 ) -> None:
     setup = Setup(server, hub, _log_url(tmp_path), items=[])
-    setup.poller.start()
-    try:
-        [subscription] = hub.wait_verified()
+    with serving(setup) as subscription:
         body = setup.add_item("https://news.example/first", "First")
         assert hub.publish(subscription.topic, body) == [202]
         assert _published(sqlite_log) == ["https://news.example/first"]
-    finally:
-        setup.poller.stop()
 
 
 def test_pushes_not_signed_with_the_secret_are_ignored(
     server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
 ) -> None:
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
-        [subscription] = hub.wait_verified()
+    with serving(setup) as subscription:
         assert len(_published(sqlite_log)) == 1
         forged = setup.add_item("https://news.example/forged", "Forged")
         setup.server.routes["/feed.xml"].body = rss(setup.items[1:])  # the feed does not have it
@@ -416,17 +418,13 @@ def test_pushes_not_signed_with_the_secret_are_ignored(
         assert unknown.status_code == 410
         time.sleep(0.5)
         assert _published(sqlite_log, timeout=0) == ["https://news.example/first"]
-    finally:
-        setup.poller.stop()
 
 
 def test_verifications_nobody_asked_for_are_refused(
     server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
 ) -> None:
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
-        [subscription] = hub.wait_verified()
+    with serving(setup) as subscription:
         assert hub.verifications == [(setup.callback, 200, True)]
         assert (
             hub.verify_as_hub(setup.callback, "unsubscribe", subscription.topic).status_code == 404
@@ -434,17 +432,13 @@ def test_verifications_nobody_asked_for_are_refused(
         assert hub.verify_as_hub(setup.callback, "subscribe", TOPIC).status_code == 404
         other = f"{setup.callback_base}/other"
         assert hub.verify_as_hub(other, "subscribe", subscription.topic).status_code == 404
-    finally:
-        setup.poller.stop()
 
 
 def test_pushed_content_that_cannot_be_read_makes_the_poller_poll(
     server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
 ) -> None:
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
-        [subscription] = hub.wait_verified()
+    with serving(setup) as subscription:
         assert len(_published(sqlite_log)) == 1
         polls = server.count("/feed.xml")
         setup.add_item("https://news.example/second", "Second")
@@ -452,8 +446,6 @@ def test_pushed_content_that_cannot_be_read_makes_the_poller_poll(
         urls = _published(sqlite_log, count=2)
         assert "https://news.example/second" in urls
         assert server.count("/feed.xml") == polls + 1
-    finally:
-        setup.poller.stop()
 
 
 def test_a_short_lease_is_renewed_before_it_runs_out(
