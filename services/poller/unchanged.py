@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from services.poller.fetch import Document
-from services.poller.parsers import http_url
+from services.poller.parsers import hub_links
 
 __all__ = ["Reduced", "Seen", "reduce_feed"]
 
@@ -116,9 +116,10 @@ def reduce_feed(doc: Document, last: Seen | None) -> Reduced | None:
     holder, items = found
     digests = tuple(_digest(etree.tostring(item, with_tail=False)) for item in items)
     seen = Seen(_context(doc, tree.getroot(), holder), frozenset(digests))
-    hubs, self_url = _websub_links(holder, doc.url)
+    links = holder.iterchildren(f"{_ATOM}link")
+    hubs, self_url = hub_links(((link.get("rel"), link.get("href")) for link in links), doc.url)
     if last is None or last.context != seen.context or last.items.isdisjoint(digests):
-        return Reduced(doc, seen, 0, len(items), digests, hubs, self_url)
+        return Reduced(doc, seen, 0, len(items), digests, tuple(hubs), self_url)
     dropped = 0
     for item, digest in zip(items, digests, strict=True):
         if digest in last.items:
@@ -127,23 +128,7 @@ def reduce_feed(doc: Document, last: Seen | None) -> Reduced | None:
     body = etree.tostring(tree, encoding="utf-8", xml_declaration=True)
     kept = len(items) - dropped
     reduced = replace(doc, body=body, charset=None)
-    return Reduced(reduced, seen, dropped, kept, digests, hubs, self_url)
-
-
-def _websub_links(holder: etree._Element, base: str) -> tuple[tuple[str, ...], str | None]:
-    """The hubs and the self link among the feed's own ``atom:link`` elements."""
-    hubs: list[str] = []
-    self_url: str | None = None
-    for link in holder.iterchildren(f"{_ATOM}link"):
-        url = http_url(link.get("href"), base)
-        if url is None:
-            continue
-        rel = link.get("rel")
-        if rel == "hub" and url not in hubs:
-            hubs.append(url)
-        elif rel == "self" and self_url is None:
-            self_url = url
-    return tuple(hubs), self_url
+    return Reduced(reduced, seen, dropped, kept, digests, tuple(hubs), self_url)
 
 
 def _feed_parts(root: etree._Element) -> tuple[etree._Element, list[etree._Element]] | None:

@@ -9,8 +9,8 @@ passed down as arguments.
 
 Why two moments of expansion: the sections that every service reads (``log``, ``kafka``,
 ``runtime``, ``api``, ``websub``) are expanded when the file is loaded, and a variable they
-name must be set. The sections that their own services validate (``DEFERRED_SECTIONS``: sources,
-rules, subscriptions, enricher) are expanded when a service reads them
+name must be set. The sections that their own services validate (``DEFERRED_SECTIONS``:
+sources, rules, subscriptions, enricher) are expanded when a service reads them
 (``Settings.section``): the poller does not need the webhook secret that a subscription
 names, so a deployment gives each service the secrets of its own sections only.
 """

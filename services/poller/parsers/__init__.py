@@ -8,6 +8,7 @@ document it can partly read yields what it could, with a warning.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
@@ -62,3 +63,19 @@ class Parsed:
     #: the WebSub hubs a feed names, and its own URL (``websub``: discovery)
     hubs: list[str] = field(default_factory=list)
     self_url: str | None = None
+
+
+def hub_links(links: Iterable[tuple[object, object]], base: str) -> tuple[list[str], str | None]:
+    """A feed's WebSub hubs and its own URL from its (rel, href) links, resolved against
+    ``base``: every hub once, in order, and the first ``self``."""
+    hubs: list[str] = []
+    self_url: str | None = None
+    for rel, href in links:
+        url = http_url(href if isinstance(href, str) else None, base)
+        if url is None:
+            continue
+        if rel == "hub" and url not in hubs:
+            hubs.append(url)
+        elif rel == "self" and self_url is None:
+            self_url = url
+    return hubs, self_url

@@ -22,7 +22,7 @@ from feedparser.encodings import convert_to_utf8
 
 from services.poller.errors import EmptyDocument, NotAFeed, ParseError
 from services.poller.fetch import Document
-from services.poller.parsers import Parsed, RawItem, http_url, is_web_page
+from services.poller.parsers import Parsed, RawItem, http_url, hub_links, is_web_page
 from services.poller.parsers.charsets import (
     as_utf8,
     declared_charset,
@@ -146,7 +146,13 @@ def parse_feed(doc: Document) -> Parsed:
     feed = result.get("feed", {})
     base = feed.get("link") if _is_http(feed.get("link")) else doc.url
     parsed = Parsed(language=feed.get("language") or None)
-    _websub_links(parsed, feed.get("links"), doc.url)
+    links = feed.get("links")
+    parsed.hubs, parsed.self_url = hub_links(
+        ((link.get("rel"), link.get("href")) for link in links if isinstance(link, dict))
+        if isinstance(links, list)
+        else (),
+        doc.url,
+    )
     if misread:
         declared = declared_charset(body, doc.charset)
         parsed.warnings.append(
@@ -246,22 +252,6 @@ def parse_json_feed(doc: Document) -> Parsed:
             )
         )
     return parsed
-
-
-def _websub_links(parsed: Parsed, links: object, base: str) -> None:
-    """The feed's ``<atom:link rel="hub">`` and ``rel="self"`` (WebSub discovery)."""
-    if not isinstance(links, list):
-        return
-    for link in links:
-        if not isinstance(link, dict):
-            continue
-        url = http_url(link.get("href"), base)
-        if url is None:
-            continue
-        if link.get("rel") == "hub" and url not in parsed.hubs:
-            parsed.hubs.append(url)
-        elif link.get("rel") == "self" and parsed.self_url is None:
-            parsed.self_url = url
 
 
 def _string(mapping: dict[str, Any], key: str) -> str | None:
