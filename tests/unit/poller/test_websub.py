@@ -17,6 +17,7 @@ import pytest
 from feed_server import FAST, FeedServer, Route, rss
 from pollers import RunningPoller
 from pydantic import ValidationError
+from waiting import wait_until
 from websub_hub import HubSubscription, WebSubHub
 
 from schemas import ArticlePublished
@@ -334,14 +335,21 @@ class Setup:
 
 
 @contextmanager
-def serving(setup: Setup) -> Iterator[HubSubscription]:
-    """The poller running, its one subscription verified by the hub; stopped after."""
+def running(setup: Setup) -> Iterator[Setup]:
+    """The poller running; stopped after."""
     setup.poller.start()
     try:
-        [subscription] = setup.hub.wait_verified()
-        yield subscription
+        yield setup
     finally:
         setup.poller.stop()
+
+
+@contextmanager
+def serving(setup: Setup) -> Iterator[HubSubscription]:
+    """The poller running, its one subscription verified by the hub; stopped after."""
+    with running(setup):
+        [subscription] = setup.hub.wait_verified()
+        yield subscription
 
 
 @pytest.fixture
@@ -453,17 +461,12 @@ def test_a_short_lease_is_renewed_before_it_runs_out(
 ) -> None:
     hub.grant_lease_s = 3
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
+    with running(setup):
         hub.wait_verified()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(hub.verified_at) < 3:
-            time.sleep(0.05)
-        assert len(hub.verified_at) >= 3 and all(v[2] for v in hub.verifications)
+        wait_until(lambda: len(hub.verified_at) >= 3, "two renewals", timeout_s=10)
+        assert all(v[2] for v in hub.verifications)
         gaps = [b - a for a, b in zip(hub.verified_at, hub.verified_at[1:], strict=False)]
         assert all(2 < gap < 3 for gap in gaps), gaps  # renewed at 4/5 of the 3 s lease
-    finally:
-        setup.poller.stop()
 
 
 def test_a_hub_that_refuses_is_asked_again_later_and_polling_goes_on(
@@ -471,11 +474,8 @@ def test_a_hub_that_refuses_is_asked_again_later_and_polling_goes_on(
 ) -> None:
     hub.answer_status = 500
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not hub.requests:
-            time.sleep(0.05)
+    with running(setup):
+        wait_until(lambda: bool(hub.requests), "a subscription request", timeout_s=10)
         assert len(hub.requests) == 1
         assert _published(sqlite_log) == ["https://news.example/first"]
         time.sleep(2.5)  # the first retry is a minute away
@@ -485,8 +485,6 @@ def test_a_hub_that_refuses_is_asked_again_later_and_polling_goes_on(
         sub = push.book.get("news")
         assert sub is not None and sub.state is State.FAILED
         assert sub.problem is not None and "HTTP 500" in sub.problem
-    finally:
-        setup.poller.stop()
 
 
 def test_a_callback_port_in_use_is_a_clear_error(
@@ -507,21 +505,18 @@ def test_a_hub_that_denies_the_subscription_is_asked_again_later(
 ) -> None:
     hub.deny_reason = "this topic is not served here"
     setup = Setup(server, hub, _log_url(tmp_path))
-    setup.poller.start()
-    try:
-        push = None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+    with running(setup):
+
+        def denied() -> bool:
             push = setup.poller.service.push
             sub = push.book.get("news") if push is not None else None
-            if sub is not None and sub.state is State.FAILED:
-                break
-            time.sleep(0.05)
+            return sub is not None and sub.state is State.FAILED
+
+        wait_until(denied, "the denial", timeout_s=15)
+        push = setup.poller.service.push
         assert push is not None
         sub = push.book.get("news")
         assert sub is not None and sub.state is State.FAILED
         assert sub.problem == "denied by the hub: this topic is not served here"
         assert len(hub.requests) == 1 and hub.subscriptions == {}
         assert _published(sqlite_log) == ["https://news.example/first"]  # polled all the same
-    finally:
-        setup.poller.stop()
