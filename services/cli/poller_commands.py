@@ -136,13 +136,15 @@ def discover(
     url: Annotated[str, typer.Argument(help="A feed's URL, or a site's (its page's feeds).")],
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """The feed at URL, or the feeds its page advertises: items, newest, latest title.
+    """The feed at URL, or the feeds its page advertises: items, newest, latest title, and
+    the WebSub hub that pushes its new items (`push`; see `websub:` in the configuration).
 
     For adding a source: the URL to put in `sources:` is the one listed first. Nothing is
     published; the environment's proxy is used as the poller would."""
     from services.poller.errors import PollError
     from services.poller.fetch import Fetcher
     from services.poller.probe import probe
+    from services.runtime.redact import shown_url
 
     async def run() -> list[dict[str, object]]:
         fetcher = Fetcher()
@@ -158,6 +160,7 @@ def discover(
                 "newest": o.newest.isoformat(timespec="minutes") if o.newest else None,
                 "language": o.language,
                 "latest_title": o.latest_title[:100],
+                "push": shown_url(o.hub) if o.hub else None,
                 "error": o.error,
             }
             for o in offers
@@ -168,7 +171,7 @@ def discover(
     except PollError as exc:
         typer.echo(f"{url}: {exc.error_class}: {exc}", err=True)
         raise typer.Exit(1) from None
-    columns = ["url", "items", "newest", "language", "latest_title", "advertised", "error"]
+    columns = ["url", "items", "newest", "language", "latest_title", "advertised", "push", "error"]
     render(rows, columns, fmt)
 
 

@@ -1,6 +1,7 @@
 """What a URL offers as a feed source (``tocsin sources discover``): the feed itself, or
 the feeds its page advertises, each read once, so that an analyst adding a site sees which
-feed to configure, how many items it holds and how recent they are. Nothing is published.
+feed to configure, how many items it holds, how recent they are, and whether it pushes
+(the WebSub hub it names, ``websub``). Nothing is published.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.poller import websub
 from services.poller.errors import NotAFeed, PollError
 from services.poller.fetch import Document, Fetcher, Validators
 from services.poller.parsers import Parsed
@@ -32,6 +34,8 @@ class Offer:
     newest: datetime | None = None
     latest_title: str = ""
     language: str | None = None
+    #: the WebSub hub the feed names (its new items are pushed once ``websub`` is set up)
+    hub: str | None = None
     error: str | None = None
 
 
@@ -41,7 +45,7 @@ async def probe(url: str, fetcher: Fetcher) -> list[Offer]:
     result = await fetcher.fetch(url, Validators())
     doc = result.documents[0]
     try:
-        return [_offer(doc.url, False, parse_document("feed", doc))]
+        return [_offer(doc.url, doc, parse_document("feed", doc), advertised=False)]
     except NotAFeed as exc:
         feeds = feeds_instead(doc, exc)
     reads = await asyncio.gather(
@@ -54,19 +58,20 @@ async def probe(url: str, fetcher: Fetcher) -> list[Offer]:
         elif isinstance(read, BaseException):
             raise read
         else:
-            offers.append(_offer(feed, True, read))
+            offers.append(_offer(feed, *read, advertised=True))
     return offers
 
 
-async def _read(feed: str, found_on: str, fetcher: Fetcher) -> Parsed:
+async def _read(feed: str, found_on: str, fetcher: Fetcher) -> tuple[Document, Parsed]:
     doc: Document = await fetcher.fetch_plain(feed, found_on=found_on)
-    return parse_document("feed", doc)
+    return doc, parse_document("feed", doc)
 
 
-def _offer(url: str, advertised: bool, parsed: Parsed) -> Offer:
+def _offer(url: str, doc: Document, parsed: Parsed, *, advertised: bool) -> Offer:
     dated = [(when, i) for i in parsed.items if (when := in_zone(i.published, None)) is not None]
     newest, latest = max(dated, key=lambda pair: pair[0]) if dated else (None, None)
     shown = latest or (parsed.items[0] if parsed.items else None)
+    hub = websub.advertised(doc.links, parsed.hubs, parsed.self_url, doc.url)
     return Offer(
         url,
         advertised,
@@ -74,4 +79,5 @@ def _offer(url: str, advertised: bool, parsed: Parsed) -> Offer:
         newest=newest,
         latest_title=shown.title if shown else "",
         language=parsed.language,
+        hub=hub.hub if hub else None,
     )

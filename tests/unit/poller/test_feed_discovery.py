@@ -139,7 +139,7 @@ def test_sources_discover_lists_the_feeds_a_site_advertises(server: FeedServer) 
     head += link("/gone.xml", kind="application/atom+xml", title="Old Atom")
     server.add("/", Route(page(head).body, "text/html"))
     items = [("https://desk.example/n1", "Border talks"), ("https://desk.example/n2", "Summit")]
-    server.add("/feed/", Route(rss(items)))
+    server.add("/feed/", Route(rss(items), headers={"Link": '<https://hub.example/>; rel="hub"'}))
     runner = CliRunner()
     result = runner.invoke(app, ["sources", "discover", server.url("/"), "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -150,6 +150,7 @@ def test_sources_discover_lists_the_feeds_a_site_advertises(server: FeedServer) 
     ]
     assert rows[0]["newest"] == "2022-11-29T09:01+00:00" and rows[0]["latest_title"] == "Summit"
     assert rows[0]["error"] is None and rows[1]["error"].startswith("HttpStatusError: HTTP 404")
+    assert [r["push"] for r in rows] == ["https://hub.example/", None]  # its WebSub hub
     assert server.count("/comments/feed/") == 0
     # a feed's own URL: itself
     result = runner.invoke(app, ["sources", "discover", server.url("/feed/"), "-f", "json"])
