@@ -157,9 +157,6 @@ class Subscriptions:
         self.lease_s = lease_s
         self._by_source: dict[str, Subscription] = {}
 
-    def __len__(self) -> int:
-        return len(self._by_source)
-
     def get(self, source_id: str) -> Subscription | None:
         return self._by_source.get(source_id)
 
@@ -188,10 +185,11 @@ class Subscriptions:
         return [s for s in self._by_source.values() if s.due_at <= now]
 
     def sent(self, sub: Subscription, now: float) -> None:
-        """The hub accepted the request: its intent is verified soon, or asked again."""
-        if sub.state is not State.ACTIVE:
-            sub.state = State.REQUESTED
-        sub.due_at = max(sub.due_at, now + VERIFY_WAIT_S)
+        """The hub accepted the request: its intent is verified soon, or asked again. The
+        state is ``requesting``'s; a hub that denied it before it answered has set the next
+        request already (its backoff), one that verified it, the renewal."""
+        if sub.state is not State.FAILED:
+            sub.due_at = max(sub.due_at, now + VERIFY_WAIT_S)
 
     def failed(self, sub: Subscription, now: float, problem: str) -> float:
         """A request refused, failed, or denied by the hub: tried again after a backoff,

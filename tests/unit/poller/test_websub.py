@@ -225,6 +225,17 @@ def test_only_a_request_waiting_for_its_answer_can_be_denied() -> None:
     assert sub.state is State.ACTIVE and sub.problem is None
 
 
+def test_a_denial_before_the_hub_answered_keeps_its_backoff() -> None:
+    """A hub may verify, or deny, before it answers the request (spec 5.3)."""
+    book = Subscriptions(b"k" * 32, lease_s=1000)
+    sub = book.want("src", Advert(HUB, TOPIC), now=0)
+    assert sub is not None
+    book.requesting(sub)
+    assert book.denied("src", TOPIC, "not allowed", now=0) == RETRY_FIRST_S
+    book.sent(sub, now=0)  # then the hub's 202
+    assert sub.state is State.FAILED and sub.due_at == RETRY_FIRST_S
+
+
 def test_secrets_differ_by_source_and_topic_and_survive_a_restart_with_the_key() -> None:
     one = Subscriptions(b"k" * 32, lease_s=1000).want("a", Advert(HUB, TOPIC), 0)
     again = Subscriptions(b"k" * 32, lease_s=1000).want("a", Advert(HUB, TOPIC), 0)
