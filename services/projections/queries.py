@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.eventlog import TopicPartition
-from services.text.inflection import inflected_prefix
+from services.text.inflection import inflected_prefixes
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -77,7 +77,8 @@ def fts_query(text: str) -> str | None:
     """User text as an FTS5 query: every word a quoted phrase (all must match), with its
     inflected forms as a rule's term has them: "Армения" finds "Армении" and "Арменией",
     "Հայաստան" finds "Հայաստանի", "აფხაზეთი" finds "აფხაზეთში" (the start the forms share,
-    ``inflected_prefix``, searched as a prefix). A leading ``=`` searches the word alone; a
+    ``inflected_prefixes``, searched as a prefix; "საზღვარი" finds "საზღვრის" through its
+    syncopated start, either prefix matching). A leading ``=`` searches the word alone; a
     trailing ``*`` is a prefix search. Operators and syntax in the text are searched, not
     obeyed. A NUL separates words: FTS5 reads it as the end of the query ("unterminated
     string", a 500 for ``?q=%00``); it is the only character that does (every one up to
@@ -88,11 +89,20 @@ def fts_query(text: str) -> str | None:
         prefix = raw != word
         if word.startswith("=") and not prefix:
             word = word[1:]
-        elif not prefix and (start := inflected_prefix(word)) is not None:
-            word, prefix = start, True
+        elif not prefix and (starts := inflected_prefixes(word)):
+            alternatives = [_phrase(start) + "*" for start in starts]
+            terms.append(
+                alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
+            )
+            continue
         if word:
-            terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+            terms.append(_phrase(word) + ("*" if prefix else ""))
     return " ".join(terms) or None
+
+
+def _phrase(word: str) -> str:
+    """A word as an FTS5 string: whatever it holds is searched, never obeyed."""
+    return '"' + word.replace('"', '""') + '"'
 
 
 # --------------------------------------------------------------------------- alerts

@@ -165,9 +165,10 @@ class Analyser:
                     _only_in(alias),
                     names,
                 )
-                matcher.add(expand(alias.text, alias.lang, alias.form), ref)
+                matcher.add(expand(alias.text, alias.lang, alias.form, syncope=False), ref)
             for cue in entry.cues:
-                matcher.add(expand(cue, script_language(cue), "adjective"), Ref(CUE, index))
+                cue_lang = script_language(cue)
+                matcher.add(expand(cue, cue_lang, "adjective", syncope=False), Ref(CUE, index))
         for lang, phrase in gazetteer.ignore:
             matcher.add(expand(phrase, lang), Ref(IGNORE, -1))
         for index, tag in enumerate(gazetteer.tags):

@@ -21,7 +21,11 @@ Rules by language:
 - Georgian: the last word's case endings and postpositions, after the nominative -ი is
   dropped ("აფხაზეთი": აფხაზეთის, აფხაზეთში, აფხაზეთიდან, აფხაზეთმა) or after a final
   vowel ("საქართველო": საქართველოს, საქართველოში; "კობახიძე": კობახიძემ, კობახიძის), with
-  the particle -ც ("too") after any of them.
+  the particle -ც ("too") after any of them. A stem whose last syllable has ა, ე or ო before
+  a sonorant (ლ, რ, მ, ნ, ვ) may also drop that vowel before a vowel-initial ending
+  (syncope: "საზღვარი": საზღვრის, საზღვრები; "ქვეყანა": ქვეყნის), so that form is a
+  second key with those endings only. Only for words (terms, tag keywords, searches):
+  names do not syncopate ("ირანი": ირანის), so an entity's aliases take no short key.
 - Armenian: case and article suffixes (-ի, -ում, -ից, -ով, -ը, -ն, -յի ...).
 - Azerbaijani and Turkish: case suffixes in both vowel harmonies, with and without an
   apostrophe (the apostrophe ends the word, so "Ermenistan'ın" needs nothing).
@@ -37,7 +41,7 @@ from itertools import product
 
 from services.text.normalise import fold
 
-__all__ = ["ANY_TAIL", "Pattern", "expand", "inflected_prefix", "tails_for"]
+__all__ = ["ANY_TAIL", "Pattern", "expand", "inflected_prefixes", "tails_for"]
 
 ANY_TAIL: frozenset[str] | None = None
 
@@ -179,6 +183,7 @@ _TAJIK_SUFFIXES = ("", "и", "ӣ", "ро", "у", "ву", "ҳо", "ҳои", "ҳо
 _GEORGIAN_AFTER_CONSONANT = (
     *("ი", "ის", "ს", "ით", "ად", "მა", "მ", "ში", "ზე", "თან", "იდან", "ისთვის"),
     *("ისკენ", "ისგან", "ისა", "ისადმი", "ივით", "ისი", "ებ", "ები", "ების", "ებში"),
+    *("ებს", "ებმა", "ებით", "ებად", "ებზე", "ებთან", "ებიდან", "ებისთვის"),
 )
 #: after a final vowel that stays ("საქართველო", "ნატო")
 _GEORGIAN_AFTER_VOWEL = (
@@ -319,6 +324,14 @@ _KA_TRUNCATED_TAILS = {
     for final in ("ე", "ა")
 }
 _KA_MIN_STEM = 3
+#: The endings before which a Georgian stem syncopates: those that begin with a vowel
+#: (genitive, instrumental, adverbial, the plural -ებ-, and what is fused to them), but
+#: the nominative -ი, which keeps the vowel ("მეგობარი", "მეგობრის")
+_GEORGIAN_SYNCOPATED = tuple(t for t in _GEORGIAN_AFTER_CONSONANT if t[0] in "იეა" and t != "ი")
+_KA_SYNCOPE_TAILS = _with_particle(_GEORGIAN_SYNCOPATED)
+_KA_VOWELS = frozenset("აეიოუ")
+#: the consonants after which the vowel of a last syllable "very likely" drops
+_KA_SONORANTS = frozenset("ლრმნვ")
 _HY_TAILS = _folded_set(_ARMENIAN_SUFFIXES)
 _TURKIC_TAILS = _folded_set(_TURKIC_SUFFIXES)
 _UZ_TAILS = _TURKIC_TAILS | _folded_set(_UZBEK_SUFFIXES)
@@ -436,18 +449,40 @@ def _slavic(folded: str, adjective: bool) -> Iterator[Pattern]:
             break
 
 
-def _georgian(folded: str) -> Pattern:
+def _georgian(folded: str, syncope: bool) -> list[Pattern]:
     """The last word of a Georgian name inflects (the words before it keep their form:
-    "სამხრეთ ოსეთის", "ირაკლი კობახიძემ")."""
+    "სამხრეთ ოსეთის", "ირაკლი კობახიძემ"); with ``syncope``, a second pattern when its
+    stem may syncopate."""
     head, _, last = folded.rpartition(" ")
     prefix = f"{head} " if head else ""
+    stem = None
     if last.endswith("ი") and len(last) - 1 >= _KA_MIN_STEM:
-        return Pattern(prefix + last[:-1], _KA_CONSONANT_TAILS)
-    if last[-1:] in _KA_TRUNCATED_TAILS and len(last) - 1 >= _KA_MIN_STEM:
-        return Pattern(prefix + last[:-1], _KA_TRUNCATED_TAILS[last[-1]])
-    if last[-1:] in ("ო", "უ") and len(last) >= _KA_MIN_STEM:
-        return Pattern(prefix + last, _KA_VOWEL_TAILS)
-    return Pattern(folded, _EXACT)
+        stem, tails = last[:-1], _KA_CONSONANT_TAILS
+    elif last[-1:] in _KA_TRUNCATED_TAILS and len(last) - 1 >= _KA_MIN_STEM:
+        stem, tails = last[:-1], _KA_TRUNCATED_TAILS[last[-1]]
+    elif last[-1:] in ("ო", "უ") and len(last) >= _KA_MIN_STEM:
+        return [Pattern(prefix + last, _KA_VOWEL_TAILS)]
+    if stem is None:
+        return [Pattern(folded, _EXACT)]
+    patterns = [Pattern(prefix + stem, tails)]
+    short = _syncopated(stem) if syncope else None
+    if short is not None:
+        patterns.append(Pattern(prefix + short, _KA_SYNCOPE_TAILS))
+    return patterns
+
+
+def _syncopated(stem: str) -> str | None:
+    """The stem without the vowel of its last syllable ("საზღვარ" -> "საზღვრ", "მტერ" ->
+    "მტრ"), when that vowel is ა, ე or ო between a consonant and a final sonorant, and
+    three letters or more are left. Whether a word syncopates is lexical ("ქართველი" keeps
+    its vowel: ქართველის), so the short form is only ever an extra key: it finds a
+    syncopated case form, and the forms that keep the vowel are found as before."""
+    if len(stem) < 3 or stem[-1] not in _KA_SONORANTS or stem[-2] not in "აეო":
+        return None
+    if stem[-3] in _KA_VOWELS or not 0x10D0 <= ord(stem[-3]) <= 0x10FF:
+        return None
+    short = stem[:-2] + stem[-1]
+    return short if len(short) >= _KA_MIN_STEM else None
 
 
 def _spellings(folded: str) -> list[str]:
@@ -460,10 +495,11 @@ def _spellings(folded: str) -> list[str]:
     return out
 
 
-def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
+def expand(alias: str, lang: str, form: str = "name", *, syncope: bool = True) -> list[Pattern]:
     """Patterns that find ``alias`` (written in ``lang``) and its inflected forms.
 
     A trailing ``*`` makes a prefix pattern; a leading ``=`` an exact one (no inflection).
+    ``syncope=False`` for names, which keep their vowels (Georgian: see the module).
     """
     text = " ".join(alias.split())
     exact = text.startswith("=")
@@ -490,32 +526,35 @@ def expand(alias: str, lang: str, form: str = "name") -> list[Pattern]:
                     tails = extra
                 patterns.append(Pattern(pattern.key, tails))
         elif base == "ka":  # names and adjectives decline alike ("რუსულმა", "რუსული")
-            patterns.append(_georgian(spelling))
+            patterns.extend(_georgian(spelling, syncope))
         else:
             patterns.append(Pattern(spelling, tails_for(base, form)))
     return list(dict.fromkeys(patterns))
 
 
-def inflected_prefix(word: str) -> str | None:
-    """The start, in ``word``'s own letters, that its inflected forms share, read as an
-    alias is read (``expand``; the language from the script, ``script_language``): "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" ->
-    "Ermənistan"; a word typed in a case form loses its ending: "России" -> "Росси".
-    ``None`` for a word that does not inflect here (English, a stem under four letters, a
+def inflected_prefixes(word: str) -> tuple[str, ...]:
+    """The starts that ``word``'s inflected forms share, read as an alias is read (``expand``;
+    the language from the script, ``script_language``), in the word's own letters:
+    "Армения" -> "Армени", "აფხაზეთი" -> "აფხაზეთ", "Ermənistan" -> "Ermənistan"; a word
+    typed in a case form loses its ending: "России" -> "Росси". A Georgian stem that may
+    syncopate has its short form too, folded: "საზღვარი" -> "საზღვარ", "საზღვრ".
+    Empty for a word that does not inflect here (English, a stem under four letters, a
     word with other than letters) or whose folding changes its length, so that the key
-    cannot be cut from it. Searches take it as a prefix (``projections``).
+    cannot be cut from it. Searches take them as prefixes (``projections``).
     """
     if not word.isalpha():
-        return None
+        return ()
     lang = script_language(word)
     patterns = expand(word, lang, "name" if lang != "en" else "term")
-    if len(patterns) != 1:
-        return None
+    short = [p.key for p in patterns[1:] if p.tails is _KA_SYNCOPE_TAILS]
+    if len(patterns) - len(short) != 1:
+        return ()
     key, tails = patterns[0]
     if tails is None or tails <= _PLURAL_TAILS:
-        return None
+        return ()
     folded = fold(word)
     if len(folded) != len(word) or not folded.startswith(key):
-        return None
+        return ()
     # the word as typed may be a case form itself ("России", "Հայաստանի", "Ermənistanın"):
     # its longest allowed ending comes off too, when a stem of four letters or more is left
     ending = max(
@@ -523,4 +562,4 @@ def inflected_prefix(word: str) -> str | None:
         key=len,
         default="",
     )
-    return word[: min(len(key), len(folded) - len(ending))]
+    return (word[: min(len(key), len(folded) - len(ending))], *short)

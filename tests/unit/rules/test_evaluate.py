@@ -40,6 +40,8 @@ def one(when: str, extra: str = "") -> Evaluator:
         ("{terms: [sərhəd]}", "", "Ermənistan sərhəddə atəşkəsi pozdu.", True),
         ("{terms: [Ermənistan]}", "", "Ermənistanın xarici işlər naziri danışdı.", True),
         ("{terms: [Müller]}", "", "Müllerin kitabı.", False),  # ü alone: not Turkic
+        # written: Georgian "border" in the genitive, its last vowel dropped (syncope)
+        ("{terms: [საზღვარი]}", "", "სომხეთის საზღვრის გასწვრივ სროლა მოხდა.", True),
         ("{terms: [=Georgia]}", "", "Georgian wine.", False),
         ("{tag: summit}", "", "The summit opened.", True),
         (

@@ -397,6 +397,46 @@ def test_a_rules_georgian_term_is_read_with_georgian_inflection() -> None:
     assert [h.surface for h in hits] == ["საზღვარზე"]
 
 
+def test_georgian_names_take_no_syncopated_form() -> None:
+    """Names keep their vowels ("ირანი": ირანის, written): a short key would only add
+    misreadings, so the gazetteer's aliases have none, where a term has one."""
+    found = analyse("", "ირანის და ირნის", "ka").entity("country:IR")
+    assert found is not None
+    assert [m.surface for m in found.mentions] == ["ირანის"]
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "found"),
+    [
+        # written sentences: the vowel of the last syllable drops before a vowel-initial
+        # ending (genitive, instrumental, adverbial, plural), and stays before the others
+        (
+            "საზღვარი",
+            "საზღვრის გასწვრივ საზღვრებთან ჯარი დგას, საზღვარზე და საზღვარს მიღმა",
+            ["საზღვრის", "საზღვრებთან", "საზღვარზე", "საზღვარს"],
+        ),
+        (
+            "ქვეყანა",
+            "ორივე ქვეყნის მთავრობამ ქვეყნებს და ქვეყანას მიმართა",
+            ["ქვეყნის", "ქვეყნებს", "ქვეყანას"],
+        ),
+        ("მტერი", "მტრის ჯარი და მტრებმა", ["მტრის", "მტრებმა"]),
+        # a word that keeps its vowel is found as before
+        ("ქართველი", "ქართველის და ქართველებმა", ["ქართველის", "ქართველებმა"]),
+        # the short stem takes vowel-initial endings only: "მტრ" + "ზე" is no form of მტერი
+        ("მტერი", "მტრზე მტრმა", []),
+    ],
+    ids=["border", "country", "enemy", "keeps-its-vowel", "consonant-endings"],
+)
+def test_a_georgian_term_is_found_where_its_stem_syncopates(
+    term: str, text: str, found: list[str]
+) -> None:
+    from services.text.terms import TermMatcher
+
+    hits = TermMatcher([term]).find(analyse("", text, "ka"))
+    assert sorted(h.surface for h in hits) == sorted(found)
+
+
 @pytest.mark.parametrize(
     "text",
     [
