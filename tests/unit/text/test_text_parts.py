@@ -69,6 +69,15 @@ def test_tags_keep_their_terms() -> None:
     assert "elections" not in tags
 
 
+def test_georgian_border_incidents_are_tagged() -> None:
+    """Written sentences: an incident at the border is tagged, the word "border" in the
+    talks on delimitation is not."""
+    incident = analyse("", "სომხეთისა და აზერბაიჯანის სასაზღვრო ინციდენტის შემდეგ", "ka")
+    assert {t.id: t.terms for t in incident.tags}["border-incident"] == ("სასაზღვრო ინციდენტის",)
+    talks = analyse("", "საზღვრის დელიმიტაციის კომისია შეიკრიბა", "ka")
+    assert {t.id for t in talks.tags} == {"border-talks"}
+
+
 def test_term_matcher_inflection_prefix_and_sentences() -> None:
     body = "Армения обвинила соседей. Обстрелом повреждены дома. Sanctioned firms."
     result = analyse("Border clash", body)
