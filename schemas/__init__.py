@@ -34,7 +34,7 @@ from schemas.lifecycle import (
 )
 from schemas.registry import EVENT_CLASSES, EVENT_TYPES, decode_event, event_class_for, new_event
 from schemas.rulesets import RuleRef, RulesetActivated
-from schemas.sources import PollStatus, SourcePolled
+from schemas.sources import PollStatus, PushState, SourcePolled, SourceSubscription
 from schemas.subscriptions import SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated
 from schemas.topics import TOPICS, TopicSpec, topic_name
 
@@ -61,11 +61,13 @@ __all__ = [
     "MentionedEntity",
     "Payload",
     "PollStatus",
+    "PushState",
     "RuleRef",
     "RulesetActivated",
     "SentenceSpan",
     "Severity",
     "SourcePolled",
+    "SourceSubscription",
     "SubscriptionCreated",
     "SubscriptionDeleted",
     "SubscriptionUpdated",

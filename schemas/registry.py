@@ -37,7 +37,7 @@ from schemas.lifecycle import (
     AlertResolved,
 )
 from schemas.rulesets import RULESET_ACTIVATED, RulesetActivated
-from schemas.sources import SOURCE_POLLED, SourcePolled
+from schemas.sources import SOURCE_POLLED, SOURCE_SUBSCRIPTION, SourcePolled, SourceSubscription
 from schemas.subscriptions import (
     SUBSCRIPTION_CREATED,
     SUBSCRIPTION_DELETED,
@@ -76,6 +76,11 @@ class AlertDeliveryFailedEvent(CloudEvent):
 class SourcePolledEvent(CloudEvent):
     type: Literal["tocsin.source.polled.v1"] = SOURCE_POLLED
     data: SourcePolled
+
+
+class SourceSubscriptionEvent(CloudEvent):
+    type: Literal["tocsin.source.subscription.v1"] = SOURCE_SUBSCRIPTION
+    data: SourceSubscription
 
 
 class RulesetActivatedEvent(CloudEvent):
@@ -135,6 +140,7 @@ EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     AlertDeliveredEvent,
     AlertDeliveryFailedEvent,
     SourcePolledEvent,
+    SourceSubscriptionEvent,
     RulesetActivatedEvent,
     DeadLetterEvent,
     AlertAcknowledgedEvent,
@@ -163,6 +169,7 @@ AnyEvent = Annotated[
     | AlertDeliveredEvent
     | AlertDeliveryFailedEvent
     | SourcePolledEvent
+    | SourceSubscriptionEvent
     | RulesetActivatedEvent
     | DeadLetterEvent
     | AlertAcknowledgedEvent

@@ -1,4 +1,4 @@
-"""Feed health: one event per poll of a source."""
+"""Feed health: one event per poll of a source, and each change of its WebSub subscription."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, Field
 from schemas.envelope import Payload
 
 SOURCE_POLLED: Final = "tocsin.source.polled.v1"
+SOURCE_SUBSCRIPTION: Final = "tocsin.source.subscription.v1"
 
 
 class PollStatus(StrEnum):
@@ -44,4 +45,37 @@ class SourcePolled(Payload):
             "the polls this record stands for: itself and those since the source's previous "
             "record that changed nothing (recorded at most once per record_quiet_every)"
         ),
+    )
+
+
+class PushState(StrEnum):
+    #: asked for at the hub, which accepted the request: its verification of intent awaited
+    REQUESTED = "requested"
+    #: verified by the hub: it pushes the feed's news until ``expires_at`` (renewed before)
+    ACTIVE = "active"
+    #: refused, failed or denied by the hub: asked again later (``problem`` says why)
+    FAILED = "failed"
+    #: no longer wanted (the feed names no hub any more, or another poller owns the source):
+    #: the lease runs out
+    ENDED = "ended"
+
+
+class SourceSubscription(Payload):
+    """A change of a source's WebSub subscription at the hub its feed names (the poller
+    subscribes; see ``websub`` in the configuration), so that operators see which sources
+    are pushed and which hub refuses. URLs as shown: credentials and tokens removed."""
+
+    event_type = SOURCE_SUBSCRIPTION
+
+    source_id: str
+    hub: str
+    topic: str
+    state: PushState
+    at: AwareDatetime
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="the end of the lease the hub granted (active only)"
+    )
+    problem: str | None = Field(
+        default=None,
+        description="why the last request failed; set while active too, when a renewal failed",
     )

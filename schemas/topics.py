@@ -20,7 +20,7 @@ from schemas.lifecycle import (
     ALERT_RESOLVED,
 )
 from schemas.rulesets import RULESET_ACTIVATED
-from schemas.sources import SOURCE_POLLED
+from schemas.sources import SOURCE_POLLED, SOURCE_SUBSCRIPTION
 from schemas.subscriptions import SUBSCRIPTION_CREATED, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
 
 _DAY_MS = 24 * 3600 * 1000
@@ -111,11 +111,11 @@ TOPICS: dict[str, TopicSpec] = {
             name="sources.polled",
             partitions=3,
             key="source id",
-            event_types=(SOURCE_POLLED,),
+            event_types=(SOURCE_POLLED, SOURCE_SUBSCRIPTION),
             producers=("poller",),
             consumers=("poller", "projections"),
             retention_ms=90 * _DAY_MS,
-            description="feed health: one event per poll",
+            description="feed health: one event per poll, and each change of a source's WebSub subscription",
         ),
         TopicSpec(
             name="rulesets",

@@ -17,7 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from schemas import ArticlePublished, CloudEvent, PollStatus, SourcePolled, new_event
+from schemas import (
+    ArticlePublished,
+    CloudEvent,
+    PollStatus,
+    SourcePolled,
+    SourceSubscription,
+    new_event,
+)
 from schemas.ids import article_id, canonical_url, content_hash
 from services.eventlog import Message
 from services.eventlog.codec import encode
@@ -179,6 +186,19 @@ def polled_message(polled: SourcePolled, topic: str) -> Message:
     return encode(polled_event(polled), topic=topic, key=polled.source_id)
 
 
+def subscription_message(change: SourceSubscription, topic: str) -> Message:
+    """A WebSub subscription's change, keyed by source id: in order with its polls."""
+    stamp = change.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    event = new_event(
+        change,
+        id=f"push_{change.source_id}_{stamp}_{change.state.value}",
+        source=EVENT_SOURCE,
+        subject=change.source_id,
+        time=change.at,
+    )
+    return encode(event, topic=topic, key=change.source_id)
+
+
 def disabled_after(polled: SourcePolled) -> bool:
     """A 410 means the publisher removed the feed for good: stop polling it."""
     return polled.http_status == 410
@@ -196,4 +216,5 @@ __all__ = [
     "published_event",
     "published_message",
     "select_new",
+    "subscription_message",
 ]

@@ -5,6 +5,8 @@ this runs them in the poller's event loop. What a poll of a feed learns of its h
 ``advertised``; a push verified by the server goes to the runner's ``on_push``, which reads
 it as a poll of its source. Only sources this process owns are subscribed (with several
 pollers, the owner of a source's partition): a request for one owned elsewhere is dropped.
+Each change of a subscription's state goes on the log (``source.subscription``, beside the
+source's polls), where the dashboard and ``tocsin sources list`` read it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import asyncio
 import logging
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 
+from schemas import SourceSubscription
 from services.poller.errors import PollError
 from services.poller.fetch import Fetcher
 from services.poller.poller import PollReport
-from services.poller.websub import Subscription, Subscriptions, callback_for
+from services.poller.websub import Change, Subscription, Subscriptions, callback_for
 from services.poller.websub_server import CallbackServer, PushHandler, callback_app, callback_server
 from services.runtime.clock import Clock
 from services.runtime.redact import shown_url
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 
 #: How often the due subscription requests are looked for (a glance over the book).
 TICK_S = 0.25
+#: What is kept of a failure's description on the log (a hub's answer, a denial's reason)
+_PROBLEM_CHARS = 500
+#: Records the changes of subscriptions on the log.
+RecordChanges = Callable[[Sequence[SourceSubscription]], Awaitable[None]]
 
 
 class PushIntake:
@@ -41,6 +49,7 @@ class PushIntake:
         source_urls: Mapping[str, str],
         owns: Callable[[str], bool],
         on_push: PushHandler,
+        record: RecordChanges,
         clock: Clock,
     ) -> None:
         assert settings.callback_url is not None
@@ -49,6 +58,7 @@ class PushIntake:
         self.fetcher = fetcher
         self.clock = clock
         self.owns = owns
+        self.record = record
         #: source id -> its configured URL, which decides whether its hub may be internal
         self.source_urls = dict(source_urls)
         key = (
@@ -103,6 +113,7 @@ class PushIntake:
         for task in self._tasks[1:]:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._record_changes()
 
     def advertised(self, source_id: str, report: PollReport) -> None:
         """A poll read the feed's head: subscribe to the hub it names (or forget it)."""
@@ -127,6 +138,21 @@ class PushIntake:
                 except Exception as exc:  # a bug must not end every later subscription
                     log.exception("websub: subscribing %s failed", sub.source_id)
                     self.book.failed(sub, self.clock.monotonic(), f"unexpected error: {exc}")
+            await self._record_changes()
+
+    async def _record_changes(self) -> None:
+        """The book's changes (the hubs' verifications among them) onto the log. A log that
+        fails loses these records only: they describe the subscriptions, which go on."""
+        changes = self.book.take_changes()
+        if not changes:
+            return
+        now, wall = self.clock.monotonic(), self.clock.now()
+        try:
+            await self.record([_payload(change, now, wall) for change in changes])
+        except Exception:
+            log.warning(
+                "websub: could not record %d subscription change(s)", len(changes), exc_info=True
+            )
 
     async def _subscribe(self, sub: Subscription) -> None:
         self.book.requesting(sub)
@@ -152,3 +178,20 @@ class PushIntake:
         log.warning(
             "websub: could not subscribe %s (%s); again in %.0f s", sub.source_id, problem, retry
         )
+
+
+def _payload(change: Change, now: float, wall: datetime) -> SourceSubscription:
+    """The change as an event's payload: the book's clock read as wall time, URLs as shown."""
+
+    def at(moment: float) -> datetime:
+        return wall + timedelta(seconds=moment - now)
+
+    return SourceSubscription(
+        source_id=change.source_id,
+        hub=shown_url(change.hub),
+        topic=shown_url(change.topic),
+        state=change.state,
+        at=at(change.at),
+        expires_at=None if change.expires_at is None else at(change.expires_at),
+        problem=None if change.problem is None else change.problem[:_PROBLEM_CHARS],
+    )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,9 +31,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from schemas import SourceSubscription
 from services.eventlog import EventLogError, TopicPartition
 from services.poller.assignment import GROUP, AllSources, Ownership, PartitionOwnership
 from services.poller.config import SourceConfig, host_delays, sources_from_settings
+from services.poller.core import subscription_message
 from services.poller.fetch import Document, Fetcher, FetchOptions
 from services.poller.parsing import ParsePool, default_workers
 from services.poller.poller import Poller, PollReport, Topics
@@ -356,12 +359,18 @@ class PollerService:
             pending.add(task)  # held until done: the loop keeps weak references only
             task.add_done_callback(pending.discard)
 
+        async def record(changes: Sequence[SourceSubscription]) -> None:
+            await poller.appender.append(
+                [subscription_message(c, self.topics.polled) for c in changes]
+            )
+
         push = PushIntake(
             settings,
             poller.fetcher,
             source_urls={sid: s.url for sid, s in by_id.items()},
             owns=ownership.owns,
             on_push=on_push,
+            record=record,
             clock=self.context.clock,
         )
         await push.start()

@@ -29,8 +29,10 @@ configured ``websub.secret`` (several pollers behind one callback URL must share
 key drawn at start; a restart subscribes again with the new one.
 
 This module is the protocol's pure part (no I/O): discovery, signatures, and the
-``Subscriptions`` book that says what to request when. ``websub_server`` answers the hubs,
-``runner`` sends the requests.
+``Subscriptions`` book that says what to request when, and keeps each change of state
+(``Change``) for the log's ``source.subscription`` events, which show operators which
+sources are pushed. ``websub_server`` answers the hubs, ``push`` sends the requests and
+records the changes.
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote
 
+from schemas import PushState
+
 __all__ = [
     "Advert",
+    "Change",
     "Subscription",
     "Subscriptions",
     "advertised",
@@ -148,6 +153,19 @@ class Subscription:
     problem: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A subscription's state as the hub left it (times on the book's clock), for the log."""
+
+    source_id: str
+    hub: str
+    topic: str
+    state: PushState
+    at: float
+    expires_at: float | None = None
+    problem: str | None = None
+
+
 class Subscriptions:
     """Which source is subscribed at which hub, and what to request when. Times are seconds
     on one monotonic clock, passed in (``now``), so that tests move time by hand."""
@@ -156,6 +174,18 @@ class Subscriptions:
         self._key = key
         self.lease_s = lease_s
         self._by_source: dict[str, Subscription] = {}
+        self._changes: list[Change] = []
+
+    def take_changes(self) -> list[Change]:
+        """The changes of state since the last call, oldest first."""
+        changes, self._changes = self._changes, []
+        return changes
+
+    def _changed(self, sub: Subscription, state: PushState, now: float) -> None:
+        expires = sub.expires_at if state is PushState.ACTIVE else None
+        self._changes.append(
+            Change(sub.source_id, sub.hub, sub.topic, state, now, expires, sub.problem)
+        )
 
     def get(self, source_id: str) -> Subscription | None:
         return self._by_source.get(source_id)
@@ -167,6 +197,8 @@ class Subscriptions:
         current = self._by_source.get(source_id)
         if advert is None:
             self._by_source.pop(source_id, None)
+            if current is not None and current.state is not State.WANTED:  # never asked: no news
+                self._changed(current, PushState.ENDED, now)
             return None
         if current is not None and (current.hub, current.topic) == (advert.hub, advert.topic):
             return current
@@ -190,6 +222,8 @@ class Subscriptions:
         request already (its backoff), one that verified it, the renewal."""
         if sub.state is not State.FAILED:
             sub.due_at = max(sub.due_at, now + VERIFY_WAIT_S)
+        if sub.state is State.REQUESTED:
+            self._changed(sub, PushState.REQUESTED, now)
 
     def failed(self, sub: Subscription, now: float, problem: str) -> float:
         """A request refused, failed, or denied by the hub: tried again after a backoff,
@@ -200,6 +234,8 @@ class Subscriptions:
             sub.state = State.FAILED
         delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2.0 ** (sub.failures - 1))
         sub.due_at = now + delay
+        active = sub.state is State.ACTIVE  # a renewal failed: pushed until the lease ends
+        self._changed(sub, PushState.ACTIVE if active else PushState.FAILED, now)
         return delay
 
     def verify(
@@ -220,6 +256,7 @@ class Subscriptions:
         sub.problem = None
         sub.expires_at = now + granted
         sub.due_at = now + RENEW_AT * granted
+        self._changed(sub, PushState.ACTIVE, now)
         return True
 
     def denied(self, source_id: str, topic: str, reason: str, now: float) -> float | None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from waiting import wait_until
 from websub_hub import HubSubscription, WebSubHub
 
-from schemas import ArticlePublished
+from schemas import ArticlePublished, PushState, SourceSubscription
 from services.eventlog import EventLog
 from services.eventlog.codec import decode
 from services.poller.config import load_sources
@@ -254,6 +254,34 @@ def test_a_feed_that_drops_its_hub_is_forgotten() -> None:
     assert book.want("src", None, now=2) is None and book.get("src") is None
 
 
+def test_the_book_keeps_each_change_of_state_for_the_log() -> None:
+    book = Subscriptions(b"k" * 32, lease_s=1000)
+    never_asked = book.want("quiet", Advert(HUB, TOPIC), now=0)
+    assert never_asked is not None and book.want("quiet", None, now=0) is None
+    assert book.take_changes() == []  # wanted, never asked for: no news
+    sub = book.want("src", Advert(HUB, TOPIC), now=0)
+    assert sub is not None
+    book.requesting(sub)
+    book.sent(sub, now=1)
+    book.verify("src", "subscribe", TOPIC, 500, now=2)
+    book.requesting(sub)  # the renewal, refused while the lease runs
+    book.failed(sub, 402, "HTTP 503")
+    book.want("src", None, now=403)
+    changes = [(c.state, c.at, c.expires_at, c.problem) for c in book.take_changes()]
+    assert changes == [
+        (PushState.REQUESTED, 1, None, None),
+        (PushState.ACTIVE, 2, 502, None),
+        (PushState.ACTIVE, 402, 502, "HTTP 503"),  # still pushed until 502
+        (PushState.ENDED, 403, None, "HTTP 503"),
+    ]
+    assert book.take_changes() == []
+    failing = book.want("src", Advert(HUB, TOPIC), now=404)
+    assert failing is not None
+    book.requesting(failing)
+    book.failed(failing, 404, "HTTP 500")
+    assert [(c.source_id, c.state) for c in book.take_changes()] == [("src", PushState.FAILED)]
+
+
 def test_the_callback_names_the_source() -> None:
     assert callback_for("https://tocsin.example/websub/", "azatutyun") == (
         "https://tocsin.example/websub/azatutyun"
@@ -387,6 +415,15 @@ def _published(log: EventLog, timeout: float = 10.0, count: int = 1) -> list[str
         time.sleep(0.05)
 
 
+def _subscription_changes(log: EventLog) -> list[SourceSubscription]:
+    with log.consumer(["sources.polled"], group=None) as consumer:
+        records = []
+        while batch := consumer.poll(5000, 0.05):
+            records.extend(batch)
+    events = [decode(r).data for r in records]
+    return [e for e in events if isinstance(e, SourceSubscription)]
+
+
 def test_a_new_item_pushed_by_the_hub_is_published_without_a_poll(
     server: FeedServer, hub: WebSubHub, sqlite_log: EventLog, tmp_path: Path
 ) -> None:
@@ -406,6 +443,16 @@ def test_a_new_item_pushed_by_the_hub_is_published_without_a_poll(
         assert hub.publish(subscription.topic, body) == [202]  # a repeat adds nothing
         time.sleep(0.5)
         assert len(_published(sqlite_log, timeout=0)) == 2
+        # the subscription's states are on the log, beside the source's polls
+        changes = _subscription_changes(sqlite_log)
+        assert [(c.source_id, c.state) for c in changes][-1] == ("news", PushState.ACTIVE)
+        assert {c.hub for c in changes} == {hub.url} and {c.topic for c in changes} == {
+            subscription.topic
+        }
+        active = changes[-1]
+        assert active.expires_at is not None
+        lease = (active.expires_at - active.at).total_seconds()
+        assert abs(lease - setup.settings.websub.lease_s) < 5
 
 
 def test_a_feed_with_no_items_yet_is_subscribed_and_its_first_item_pushed(
@@ -496,6 +543,8 @@ def test_a_hub_that_refuses_is_asked_again_later_and_polling_goes_on(
         sub = push.book.get("news")
         assert sub is not None and sub.state is State.FAILED
         assert sub.problem is not None and "HTTP 500" in sub.problem
+        [failed] = _subscription_changes(sqlite_log)
+        assert failed.state is PushState.FAILED and failed.problem == sub.problem
 
 
 def test_a_callback_port_in_use_is_a_clear_error(
