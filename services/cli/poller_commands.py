@@ -79,8 +79,11 @@ def list_sources(
     limit: Annotated[int, typer.Option("--limit", help="Rows to show (0 = all).")] = 0,
 ) -> None:
     """Configured sources with their health from the log: last poll, status, new items, last
-    error, and the last poll's warning (a feed that moved, a page read for its feed)."""
-    from schemas import PollStatus
+    error, the last poll's warning (a feed that moved, a page read for its feed), and the
+    WebSub subscription of a feed that names a hub (push)."""
+    from datetime import UTC, datetime
+
+    from schemas import PollStatus, PushState
     from services.poller.state import HealthBook, rebuild_health
     from services.runtime.bootstrap import topic
 
@@ -90,9 +93,18 @@ def list_sources(
     if path is None or path.exists():
         with event_log(cfg) as elog:
             book = rebuild_health(elog, topic(cfg, "sources.polled"))
+    now = datetime.now(UTC)
     rows = []
     for s in sources:
         h = book.by_source.get(s.id)
+        push = book.push.get(s.id)
+        if push is None:
+            pushed = None
+        elif push.state is PushState.ACTIVE and push.expires_at is not None:
+            until = push.expires_at.isoformat(timespec="seconds")
+            pushed = f"active until {until}" if push.expires_at > now else f"expired {until}"
+        else:
+            pushed = push.state.value + (f": {push.problem}" if push.problem else "")
         err = h.last_error if h else None
         rows.append(
             {
@@ -111,6 +123,7 @@ def list_sources(
                     if h and h.last.status not in (PollStatus.ERROR, PollStatus.DISABLED)
                     else None
                 ),
+                "push": pushed,
             }
         )
     if limit:
@@ -124,6 +137,7 @@ def list_sources(
         "new_items",
         "last_error",
         "warning",
+        "push",
         "schedule",
         "enabled",
         "url",

@@ -8,6 +8,8 @@
   status, last error, whether it was disabled after a 410), read from ``sources.polled``
   over a recent window (every poll carries the validators forward, so the last event is
   enough; a source silent for longer than the window simply polls once unconditionally).
+  The book also keeps each source's last ``source.subscription`` (its WebSub state), for
+  ``tocsin sources list``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from schemas import PollStatus, SourcePolled
+from schemas import PollStatus, SourcePolled, SourceSubscription
 from schemas.articles import ARTICLE_PUBLISHED
-from schemas.sources import SOURCE_POLLED
+from schemas.sources import SOURCE_POLLED, SOURCE_SUBSCRIPTION
 from services.eventlog import EventLog, Record, TopicPartition
 from services.eventlog.reading import read_topic
 from services.poller.core import HASH_HEADER
@@ -90,6 +92,8 @@ class SourceHealth:
 @dataclass
 class HealthBook:
     by_source: dict[str, SourceHealth] = field(default_factory=dict)
+    #: source id -> its WebSub subscription's last change
+    push: dict[str, SourceSubscription] = field(default_factory=dict)
 
     def apply_polled(self, polled: SourcePolled) -> None:
         health = self.by_source.get(polled.source_id)
@@ -104,8 +108,23 @@ class HealthBook:
         else:
             health.last_ok = polled
 
+    def apply_subscription(self, change: SourceSubscription) -> None:
+        last = self.push.get(change.source_id)
+        if last is None or change.at >= last.at:
+            self.push[change.source_id] = change
+
     def apply(self, record: Record) -> None:
         ce_type = record.header("ce_type")
+        if ce_type is not None and ce_type.decode() == SOURCE_SUBSCRIPTION:
+            try:
+                self.apply_subscription(
+                    SourceSubscription.model_validate(json.loads(record.value)["data"])
+                )
+            except (ValueError, KeyError, TypeError, ValidationError):
+                log.warning(
+                    "skipping an unreadable source.subscription record at %d", record.offset
+                )
+            return
         if ce_type is not None and ce_type.decode() != SOURCE_POLLED:
             return
         try:

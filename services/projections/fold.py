@@ -32,6 +32,7 @@ from schemas import (
     DeadLetter,
     RulesetActivated,
     SourcePolled,
+    SourceSubscription,
     SubscriptionCreated,
     SubscriptionDeleted,
     SubscriptionUpdated,
@@ -396,6 +397,33 @@ def _refold_source(conn: sqlite3.Connection, source_id: str) -> None:
     )
 
 
+def source_subscription(conn: sqlite3.Connection, event: CloudEvent) -> None:
+    """The latest change wins, by its time then its id: any order of reading, one answer."""
+    s: SourceSubscription = event.data
+    conn.execute(
+        """
+        INSERT INTO source_push (source_id, hub, topic, state, at_ms, expires_ms, problem,
+                                 event_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (source_id) DO UPDATE SET
+            hub = excluded.hub, topic = excluded.topic, state = excluded.state,
+            at_ms = excluded.at_ms, expires_ms = excluded.expires_ms,
+            problem = excluded.problem, event_id = excluded.event_id
+        WHERE (excluded.at_ms, excluded.event_id) > (source_push.at_ms, source_push.event_id)
+        """,
+        (
+            s.source_id,
+            s.hub,
+            s.topic,
+            s.state.value,
+            ms(s.at),
+            None if s.expires_at is None else ms(s.expires_at),
+            s.problem,
+            event.id,
+        ),
+    )
+
+
 # --------------------------------------------------------------------------- the rest
 
 
@@ -472,6 +500,7 @@ FOLDS: dict[type[Any], Fold] = {
     AlertDelivered: alert_delivered,
     AlertDeliveryFailed: alert_delivery_failed,
     SourcePolled: source_polled,
+    SourceSubscription: source_subscription,
     RulesetActivated: ruleset_activated,
     SubscriptionCreated: subscription_changed,
     SubscriptionUpdated: subscription_changed,

@@ -544,10 +544,13 @@ def source_health(
 ) -> list[dict[str, Any]]:
     """Sources, failing first: last poll, status, error rate over the window, freshness,
     and the warning of the last poll when it did not fail (the feed moved for good, the
-    page read for its feed...): what the operator should fix before it becomes an error."""
+    page read for its feed...): what the operator should fix before it becomes an error.
+    ``push``: the source's WebSub subscription, when its feed names a hub (``None``
+    otherwise); an active one whose lease ran out without a renewal reads "expired"."""
     rows = conn.execute(
         """
-        SELECT s.*,
+        SELECT s.*, sp.hub AS push_hub, sp.state AS push_state, sp.at_ms AS push_at_ms,
+          sp.expires_ms AS push_expires_ms, sp.problem AS push_problem,
           (SELECT coalesce(sum(p.polls), 0) FROM source_polls p
              WHERE p.source_id = s.source_id AND p.polled_ms >= ?) AS polls,
           (SELECT count(*) FROM source_polls p WHERE p.source_id = s.source_id AND p.polled_ms >= ?
@@ -555,7 +558,7 @@ def source_health(
           (SELECT max(published_ms) FROM articles x WHERE x.source_id = s.source_id) AS last_article_ms,
           (SELECT p.error_message FROM source_polls p WHERE p.source_id = s.source_id
              ORDER BY p.polled_ms DESC, p.event_id DESC LIMIT 1) AS last_message
-        FROM sources s
+        FROM sources s LEFT JOIN source_push sp ON sp.source_id = s.source_id
         ORDER BY (s.last_status = 'error') DESC, s.source_id
         """,
         (now_ms - window_ms, now_ms - window_ms),
@@ -581,9 +584,25 @@ def source_health(
                 "error_rate": round(r["errors"] / r["polls"], 4) if r["polls"] else None,
                 "last_article": iso(fresh_ms),
                 "freshness_s": None if fresh_ms is None else max(0, (now_ms - fresh_ms) // 1000),
+                "push": _push(r, now_ms),
             }
         )
     return out
+
+
+def _push(row: sqlite3.Row, now_ms: int) -> dict[str, Any] | None:
+    if row["push_state"] is None:
+        return None
+    state, expires = row["push_state"], row["push_expires_ms"]
+    if state == "active" and expires is not None and expires <= now_ms:
+        state = "expired"  # the poller stopped, or lost the source, before renewing it
+    return {
+        "state": state,
+        "hub": row["push_hub"],
+        "changed": iso(row["push_at_ms"]),
+        "until": iso(expires),
+        "problem": row["push_problem"],
+    }
 
 
 def rule_stats(conn: sqlite3.Connection) -> list[dict[str, Any]]:

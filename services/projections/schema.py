@@ -191,6 +191,17 @@ CREATE TABLE IF NOT EXISTS sources (
     last_error TEXT,
     last_error_ms INTEGER
 );
+-- a source's WebSub subscription as its last change left it (source.subscription)
+CREATE TABLE IF NOT EXISTS source_push (
+    source_id TEXT PRIMARY KEY,
+    hub TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    state TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    problem TEXT,
+    event_id TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS rulesets (
     ruleset_version TEXT PRIMARY KEY, activated_ms INTEGER NOT NULL,
@@ -238,6 +249,7 @@ VIEW_TABLES: tuple[str, ...] = (
     "deliveries",
     "source_polls",
     "sources",
+    "source_push",
     "rulesets",
     "rules",
     "subscriptions",

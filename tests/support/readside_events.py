@@ -21,9 +21,11 @@ from schemas import (
     LanguageGuess,
     MentionedEntity,
     PollStatus,
+    PushState,
     RuleRef,
     RulesetActivated,
     SourcePolled,
+    SourceSubscription,
     SubscriptionCreated,
     TagHit,
     new_event,
@@ -202,6 +204,33 @@ def polled(source: str, at: datetime, *, ok: bool = True, new: int = 1) -> Cloud
     )
 
 
+def pushed(
+    source: str,
+    at: datetime,
+    state: PushState = PushState.ACTIVE,
+    *,
+    lease: timedelta = timedelta(days=10),
+    problem: str | None = None,
+) -> CloudEvent:
+    """A change of the source's WebSub subscription (``source.subscription``)."""
+    change = SourceSubscription(
+        source_id=source,
+        hub="https://hub.example.org/",
+        topic=f"https://{source}.example.org/feed",
+        state=state,
+        at=at,
+        expires_at=at + lease if state is PushState.ACTIVE else None,
+        problem=problem,
+    )
+    return new_event(
+        change,
+        id=f"push_{source}_{at.isoformat()}_{state.value}",
+        source="/tocsin/poller",
+        subject=source,
+        time=at,
+    )
+
+
 def delivered(ident: str, at: datetime, *, ok: bool = True) -> CloudEvent:
     did = delivery_id(ident, "desk")
     payload: Any
@@ -289,6 +318,7 @@ TOPIC_OF = {
     "tocsin.alert.delivered.v1": ("alerts.delivered", lambda e: e.data.alert_id),
     "tocsin.alert.delivery_failed.v1": ("alerts.delivered", lambda e: e.data.alert_id),
     "tocsin.source.polled.v1": ("sources.polled", lambda e: e.data.source_id),
+    "tocsin.source.subscription.v1": ("sources.polled", lambda e: e.data.source_id),
     "tocsin.ruleset.activated.v1": ("rulesets", lambda e: e.data.ruleset_version),
     "tocsin.subscription.created.v1": ("subscriptions", lambda e: e.data.subscription_id),
     "tocsin.deadletter.v1": ("deadletter", lambda e: e.data.topic),
@@ -327,6 +357,9 @@ def scenario() -> list[CloudEvent]:
     for k in range(6):
         events.append(polled("src-a", T0 + timedelta(minutes=10 * k)))
         events.append(polled("src-b", T0 + timedelta(minutes=10 * k), ok=k < 3))
+    events.append(pushed("src-a", T0, PushState.REQUESTED))
+    events.append(pushed("src-a", T0 + timedelta(seconds=1)))
+    events.append(pushed("src-b", T0, PushState.FAILED, problem="HTTP 403 from the hub"))
     events.append(subscription("desk", T0))
     events.append(deadletter(T0 + timedelta(minutes=3)))
     return events

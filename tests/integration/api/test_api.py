@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from readside_server import (
     project,
 )
 
+from schemas import PushState
 from services.alerting import expand_secrets, parse_subscription
 from services.api.app import create_app
 from services.eventlog import EventLog
@@ -553,6 +555,20 @@ def test_dashboard_escapes_untrusted_text(env: Env) -> None:
     assert (
         '<td class="warning">moved permanently to https://x.example/&#34;&gt;&lt;script&gt;' in ops
     )
+    # a hub's answer to a subscription request is the hub's text
+    refused = ev.pushed(
+        "src-c", ev.T0, PushState.FAILED, problem="HTTP 403 from the hub: <b onclick=x>no</b>"
+    )
+    active = ev.pushed("src-a", ev.T0 + timedelta(minutes=1), lease=timedelta(days=3650))
+    ev.append(env.log, [refused, active, ev.polled("src-d", ev.T0)])  # src-d names no hub
+    env.project()
+    ops = env.client.get("/ui/ops").text
+    assert "<b onclick" not in ops and "&lt;b onclick=x&gt;no&lt;/b&gt;" in ops
+    assert '<td class="push">active until 2036-02-27T12:01:00Z <small>at https://hub.' in ops
+    assert '<td class="push">polled only</td>' in ops
+    items = env.client.get("/sources", headers=R).json()["items"]
+    push = {s["source_id"]: s["push"] for s in items}
+    assert push["src-a"]["state"] == "active" and push["src-d"] is None
 
 
 def test_dashboard_sends_strangers_to_sign_in(env: Env) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 from feed_server import FAST, FeedServer, Route, rss
 from typer.testing import CliRunner
 
+from schemas import PushState, SourceSubscription
 from services.cli.app import app
+from services.eventlog import open_log
+from services.poller.core import subscription_message
 
 
 def test_poll_then_list_then_import(server: FeedServer, tmp_path: Path) -> None:
@@ -49,6 +53,23 @@ def test_poll_then_list_then_import(server: FeedServer, tmp_path: Path) -> None:
     assert rows["moved"]["status"] == "ok" and rows["good"]["warning"] is None
     moved = f"{server.url('/old')} moved permanently to {good} (make that the source's url)"
     assert rows["moved"]["warning"] == moved
+    assert {r["push"] for r in rows.values()} == {None}  # no feed names a hub
+
+    # the WebSub states a serving poller recorded (services/poller/push.py)
+    now = datetime.now(UTC)
+    changes = [
+        _change("good", now, PushState.ACTIVE, expires_at=now + timedelta(days=10)),
+        _change("good", now - timedelta(minutes=1), PushState.REQUESTED),  # older, read late
+        _change("moved", now, PushState.FAILED, problem="HTTP 403 from the hub"),
+    ]
+    with open_log(f"sqlite:///{tmp_path / 'log.db'}") as log:
+        log.append([subscription_message(c, "sources.polled") for c in changes])
+    result = runner.invoke(app, ["sources", "list", "--config", str(config), "--format", "json"])
+    rows = {r["id"]: r for r in json.loads(result.output)}
+    until = (now + timedelta(days=10)).isoformat(timespec="seconds")
+    assert rows["good"]["push"] == f"active until {until}"
+    assert rows["moved"]["push"] == "failed: HTTP 403 from the hub"
+    assert rows["missing"]["push"] is None
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"sources": [{"id": "x", "url": "ftp://example.org/f"}]}))
@@ -65,6 +86,19 @@ def test_poll_then_list_then_import(server: FeedServer, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert yaml.safe_load(out.read_text())["sources"][0]["id"] == "oc-media"
+
+
+def _change(source_id: str, at: datetime, state: PushState, **more: object) -> SourceSubscription:
+    return SourceSubscription.model_validate(
+        {
+            "source_id": source_id,
+            "hub": "https://hub.example/",
+            "topic": "https://news.example/feed",
+            "state": state,
+            "at": at,
+            **more,
+        }
+    )
 
 
 def test_service_schedules_sources_with_apscheduler(server: FeedServer, tmp_path: Path) -> None:

@@ -116,6 +116,11 @@ def test_views(tmp_path: Path) -> None:
     health = queries.source_health(conn, now_ms=t1)
     assert [s["source_id"] for s in health] == ["src-b", "src-a"]
     assert health[0]["error_rate"] == 0.5 and "503" in health[0]["last_error"]
+    # push: the last change of each source's WebSub subscription
+    b, a = (s["push"] for s in health)
+    assert (b["state"], b["problem"], b["until"]) == ("failed", "HTTP 403 from the hub", None)
+    assert (a["state"], a["hub"]) == ("active", "https://hub.example.org/")
+    assert a["until"] == queries.iso(queries.to_ms(ev.T0 + timedelta(days=10, seconds=1)))
     # rules: hits and the rule that never fired
     rules = {r["rule_id"]: r for r in queries.rule_stats(conn)}
     assert rules["csto-armenia-azerbaijan"]["hits"] == 6 and rules["quiet-rule"]["hits"] == 0
@@ -338,6 +343,38 @@ def test_an_older_read_model_gains_the_added_columns_in_place(tmp_path: Path) ->
     assert now is not None
     (health,) = queries.source_health(conn, now_ms=now)
     assert health["error_rate"] == 0.5
+
+
+def test_a_lease_that_ran_out_reads_expired_and_a_source_without_a_hub_has_no_push(
+    tmp_path: Path,
+) -> None:
+    """An active subscription not renewed before its lease ended (the poller stopped, or
+    lost the source) is no longer pushed; a source whose feed names no hub has no push."""
+    path = tmp_path / "r.db"
+    renewal_failed = ev.pushed(
+        "src-e", ev.T0 + timedelta(minutes=1), lease=timedelta(minutes=4), problem="HTTP 503"
+    )
+    fold_all(
+        path,
+        [
+            ev.polled("src-e", ev.T0),
+            ev.polled("src-n", ev.T0),
+            renewal_failed,
+            ev.pushed("src-e", ev.T0, lease=timedelta(minutes=5)),  # older: read late
+        ],
+    )
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+
+    def push(minutes: int) -> dict[str, object]:
+        now = queries.to_ms(ev.T0 + timedelta(minutes=minutes))
+        assert now is not None
+        return {s["source_id"]: s["push"] for s in queries.source_health(conn, now_ms=now)}
+
+    assert push(4)["src-n"] is None
+    assert push(4)["src-e"]["state"] == "active"
+    assert push(4)["src-e"]["problem"] == "HTTP 503"  # a renewal failed: still pushed
+    assert push(5)["src-e"]["state"] == "expired"
 
 
 def test_the_last_polls_warning_is_shown_until_a_poll_says_otherwise(tmp_path: Path) -> None:
