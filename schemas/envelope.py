@@ -9,12 +9,33 @@ refused.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+
+
+def finite(value: Any) -> Any:
+    """``value`` when no number in it is infinite or NaN. JSON has no such numbers, but the
+    parser reads ``Infinity``, ``NaN`` and ``1e999`` into them, and they are written back
+    as ``null``: an event holding one would not read back as itself once re-emitted."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("a number JSON cannot hold (Infinity, NaN, or beyond 1.8e308)")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return value
+
+
+#: A free-form JSON object (a rule's or a subscription's definition, as written)
+JsonObject = Annotated[dict[str, Any], AfterValidator(finite)]
 
 
 class Part(BaseModel):
@@ -51,11 +72,12 @@ class CloudEvent(BaseModel):
 
     @model_validator(mode="after")
     def _extension_names(self) -> CloudEvent:
-        for name in self.model_extra or {}:
+        for name, value in (self.model_extra or {}).items():
             if not _EXTENSION_NAME.match(name):
                 raise ValueError(
                     f"CloudEvents extension attribute {name!r} must be 1-20 lower-case letters or digits"
                 )
+            finite(value)
         return self
 
     def to_json(self) -> bytes:

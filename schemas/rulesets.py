@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from pydantic import AwareDatetime, Field
 
-from schemas.envelope import Part, Payload
+from schemas.envelope import JsonObject, Part, Payload
 
 RULESET_ACTIVATED: Final = "tocsin.ruleset.activated.v1"
 
@@ -16,7 +16,7 @@ class RuleRef(Part):
     version: str = Field(description="content hash of the rule's definition")
     title: str = ""
     origin: str = Field(default="", description="the file the rule came from")
-    definition: dict[str, Any] = Field(default_factory=dict, description="the rule as loaded")
+    definition: JsonObject = Field(default_factory=dict, description="the rule as loaded")
 
 
 class RulesetActivated(Payload):

@@ -9,11 +9,11 @@ should be a ``${ENV}`` reference, resolved by the notifier: the log is not a sec
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from pydantic import AwareDatetime, Field
 
-from schemas.envelope import Payload
+from schemas.envelope import JsonObject, Payload
 
 SUBSCRIPTION_CREATED: Final = "tocsin.subscription.created.v1"
 SUBSCRIPTION_UPDATED: Final = "tocsin.subscription.updated.v1"
@@ -24,7 +24,7 @@ class SubscriptionCreated(Payload):
     event_type = SUBSCRIPTION_CREATED
 
     subscription_id: str = Field(min_length=1, max_length=200)
-    definition: dict[str, Any]
+    definition: JsonObject
     by: str = Field(min_length=1, max_length=200)
     at: AwareDatetime
 
@@ -33,7 +33,7 @@ class SubscriptionUpdated(Payload):
     event_type = SUBSCRIPTION_UPDATED
 
     subscription_id: str = Field(min_length=1, max_length=200)
-    definition: dict[str, Any]
+    definition: JsonObject
     by: str = Field(min_length=1, max_length=200)
     at: AwareDatetime
 

@@ -91,3 +91,27 @@ def test_any_bytes_are_an_event_or_a_poison_record(value: bytes) -> None:
 def test_every_example_decodes(kind: str) -> None:
     """The generator starts from valid events: each example decodes as it is."""
     _check(json.dumps(EXAMPLES[kind]).encode())
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [
+        ("tocsin.ruleset.activated.v1", ("data", "rules", 0, "definition")),
+        ("tocsin.subscription.created.v1", ("data", "definition")),
+        ("tocsin.source.polled.v1", ("ext",)),  # an extension attribute
+    ],
+)
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN", "1e999"])
+def test_a_number_json_cannot_hold_is_a_poison_record(
+    kind: str, path: tuple[Any, ...], number: str
+) -> None:
+    """Found by the fuzz above: ``{"": Infinity}`` in a rule's free-form definition was
+    read as ``inf`` and written back as ``null``, so the re-emitted event differed."""
+    marker = "(number)"
+    doc = {**EXAMPLES[kind], "ext": 0}  # a valid extension attribute to replace
+    text = json.dumps(_replaced(doc, path, {"x": [marker]}))
+    record = Record(
+        "articles.published", 0, 7, 0, None, text.replace(f'"{marker}"', number).encode()
+    )
+    with pytest.raises(PoisonRecordError, match="a number JSON cannot hold"):
+        decode(record)
