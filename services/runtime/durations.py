@@ -23,12 +23,15 @@ def parse_duration(value: Any) -> timedelta:
     """``"90s"``, ``"30m"``, ``"6h"``, ``"7d"``, ``"2w"`` (or seconds as a number)."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match and int(match.group(1)) > 0:
-            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return timedelta(seconds=value)
+        if isinstance(value, str):
+            match = _DURATION.match(value)
+            if match and int(match.group(1)) > 0:
+                return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:  # past timedelta's 999,999,999 days: a ValueError, not a crash
+        raise ValueError(f"not a duration: {value!r} is too long") from None
     raise ValueError(f"not a duration: {value!r}; write a number and a unit, e.g. 30m, 6h, 7d")
 
 
