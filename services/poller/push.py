@@ -176,7 +176,7 @@ class PushIntake:
             problem = f"HTTP {status} from the hub {shown_url(sub.hub)}: {answer.strip()[:200]}"
         retry = self.book.failed(sub, self.clock.monotonic(), problem)
         log.warning(
-            "websub: could not subscribe %s (%s); again in %.0f s", sub.source_id, problem, retry
+            "websub: could not subscribe %s (%r); again in %.0f s", sub.source_id, problem, retry
         )
 
 
