@@ -181,9 +181,18 @@ def _cached(
     return Response(body, media_type=MEDIA_TYPE)
 
 
+#: The earliest moment a ``datetime`` holds (1 January of year 1), in ms
+_EARLIEST_MS = -62_135_596_800_000
+
+
 def _range(now: int, since: datetime | None, until: datetime | None, days: int) -> tuple[int, int]:
-    end = queries.to_ms(until) or now
-    start = queries.to_ms(since) or end - int(timedelta(days=days).total_seconds() * 1000)
+    """``since`` to ``until`` in ms, by default the ``days`` before ``until`` (or now). The
+    default start of an ``until`` in the first days of year 1 is year 1 (a 500 before)."""
+    end = now if until is None else queries.to_ms(until)
+    assert end is not None
+    start = queries.to_ms(since)
+    if start is None:
+        start = max(_EARLIEST_MS, end - int(timedelta(days=days).total_seconds() * 1000))
     return start, end
 
 

@@ -486,6 +486,11 @@ def test_articles_entities_sources_rules(env: Env) -> None:
         params={"since": "2026-02-01T00:00:00Z", "until": "2026-04-01T00:00:00Z"},
     ).json()["items"]
     assert ents[0]["entity_id"] == "country:am"
+    # the default period before an "until" in year 1 starts in year 1 (found by the fuzz)
+    early = c.get("/entities", headers=R, params={"until": "0001-01-03T00:00:00Z"})
+    assert early.status_code == 200 and early.json()["since"] == "0001-01-01T00:00:00Z"
+    epoch = c.get("/entities", headers=R, params={"until": "1970-01-01T00:00:00Z"}).json()
+    assert epoch["until"] == "1970-01-01T00:00:00Z"  # not "now": 0 ms is a moment too
     line = c.get(
         "/entities/country:am/timeline",
         headers=R,
