@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -114,25 +115,17 @@ class HealthBook:
             self.push[change.source_id] = change
 
     def apply(self, record: Record) -> None:
-        ce_type = record.header("ce_type")
-        if ce_type is not None and ce_type.decode() == SOURCE_SUBSCRIPTION:
-            try:
-                self.apply_subscription(
-                    SourceSubscription.model_validate(json.loads(record.value)["data"])
-                )
-            except (ValueError, KeyError, TypeError, ValidationError):
-                log.warning(
-                    "skipping an unreadable source.subscription record at %d", record.offset
-                )
-            return
-        if ce_type is not None and ce_type.decode() != SOURCE_POLLED:
-            return
-        try:
-            polled = SourcePolled.model_validate(json.loads(record.value)["data"])
-        except (ValueError, KeyError, TypeError, ValidationError):
-            log.warning("skipping an unreadable source.polled record at offset %d", record.offset)
-            return
-        self.apply_polled(polled)
+        """One ``sources.polled`` record (one without a ``ce_type`` header is read as a poll)."""
+        header = record.header("ce_type")
+        kind = SOURCE_POLLED if header is None else header.decode()
+        if kind == SOURCE_POLLED:
+            polled = _payload(record, SourcePolled)
+            if polled is not None:
+                self.apply_polled(polled)
+        elif kind == SOURCE_SUBSCRIPTION:
+            change = _payload(record, SourceSubscription)
+            if change is not None:
+                self.apply_subscription(change)
 
     def validators(self, source_id: str, url: str) -> Validators:
         """The last validators for this source, unless its URL changed since."""
@@ -147,6 +140,20 @@ class HealthBook:
         if health is None or not health.disabled or health.last.url != url:
             return None
         return health.last
+
+
+_Payload = TypeVar("_Payload", SourcePolled, SourceSubscription)
+
+
+def _payload(record: Record, model: type[_Payload]) -> _Payload | None:
+    """The record's ``data`` as ``model``; ``None``, with a warning, when it is not one."""
+    try:
+        return model.model_validate(json.loads(record.value)["data"])
+    except (ValueError, KeyError, TypeError, ValidationError):
+        log.warning(
+            "skipping an unreadable %s record at offset %d", model.event_type, record.offset
+        )
+        return None
 
 
 def rebuild_known(
